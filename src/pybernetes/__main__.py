@@ -1,0 +1,3 @@
+from pybernetes.cli import main
+
+main()
