@@ -50,6 +50,12 @@ class Resource:
     crd_name: str = ""
     strategy: Strategy = field(default_factory=Strategy, compare=False)
     list_kind: str = ""
+    # Custom resources only: the version's OpenAPI v3 schema (JSONSchemaProps as a dict), its
+    # additionalPrinterColumns, and the scale subresource's paths (specReplicasPath, statusReplicasPath,
+    # labelSelectorPath) — all straight from the CRD.
+    openapi_schema: dict | None = field(default=None, compare=False)
+    printer_columns: tuple[dict, ...] = field(default=(), compare=False)
+    scale_paths: dict | None = field(default=None, compare=False)
 
     @property
     def api_version(self) -> str:
