@@ -15,6 +15,7 @@ needs. The status subresource uses a second strategy (``status_strategy``) that 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pybernetes.api.field import FieldError
@@ -29,6 +30,9 @@ class Strategy:
     has_status_subresource: ClassVar[bool] = False
     # True: metadata.generation bumps on spec changes (kinds with a spec/status split).
     tracks_generation: ClassVar[bool] = False
+    # Name rule (upstream ValidateNameFunc): (name, is_generate_name_prefix) -> error messages.
+    # None means DNS-1123 subdomain, the rule of most kinds.
+    name_fn: ClassVar[Callable[[str, bool], list[str]] | None] = None
 
     def default(self, obj: Obj) -> None:
         """Fill defaulted fields (upstream ``SetDefaults_*``)."""
