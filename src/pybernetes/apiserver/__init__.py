@@ -1,0 +1,1 @@
+"""The API server: REST, watch, discovery, OpenAPI, authn/authz/admission over the store."""

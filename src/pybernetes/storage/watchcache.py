@@ -1,0 +1,346 @@
+"""The API server's watch cache: every object in memory, fed by ONE store watch.
+
+Lists and watches are served from here so that N watchers cost one store watch, and each event is encoded once
+per wire shape (see :meth:`CachedEvent.encoded`) whatever the number of watchers. Objects are kept decoded, with
+``metadata.resourceVersion`` set, in the storage version of their resource.
+
+Consistency: the cache lags the store by the time it takes to apply an event. A consistent read (list with
+resourceVersion="") first asks the store for its current revision and waits until the cache has applied it
+(:meth:`WatchCache.wait_for`), which is how upstream serves consistent reads from its cache since 1.31.
+
+History: each resource keeps a bounded window of recent events so that a watch can resume from a
+resourceVersion; older ones answer 410 Expired (:class:`TooOld`), and clients re-list, as with upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import collections
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from pybernetes.storage.interface import KV, Event, Store
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+Filter = Callable[[Obj], bool]
+
+HISTORY = 20_000                    # events kept per resource for resuming watches
+WATCHER_BUFFER = 10_000             # events queued per watcher before it is dropped (client re-lists)
+
+
+class TooOld(Exception):
+    """The requested resourceVersion is older than the cache's history (→ 410 Expired)."""
+
+    def __init__(self, requested: int, oldest: int) -> None:
+        super().__init__(f"too old resource version: {requested} ({oldest})")
+        self.requested = requested
+        self.oldest = oldest
+
+
+def storage_of(key: str) -> str:
+    """``/registry/apps/deployments/ns/x`` → ``apps/deployments``."""
+    parts = key.split("/", 4)
+    return f"{parts[2]}/{parts[3]}" if len(parts) > 3 else ""
+
+
+def decode(kv: KV) -> Obj:
+    obj: Obj = orjson.loads(kv.value)
+    meta = obj.get("metadata")
+    if meta is None:
+        meta = obj["metadata"] = {}
+    meta["resourceVersion"] = str(kv.mod_revision)
+    return obj
+
+
+@dataclass(slots=True)
+class CachedEvent:
+    type: str                                   # ADDED | MODIFIED | DELETED
+    key: str
+    obj: Obj
+    prev: Obj | None
+    rv: int
+    encoded: dict[Any, bytes] = field(default_factory=dict)   # wire shape → bytes, filled by encoders
+    retyped: dict[str, CachedEvent] = field(default_factory=dict)
+
+    def as_type(self, typ: str) -> CachedEvent:
+        """This event seen as another type (a selector transition); shared by all watchers, encodings too."""
+        ev = self.retyped.get(typ)
+        if ev is None:
+            ev = self.retyped[typ] = CachedEvent(typ, self.key, self.obj, self.prev, self.rv)
+        return ev
+
+
+class Watcher:
+    """One client's watch: events pass its filter into a bounded buffer drained by the HTTP handler."""
+
+    __slots__ = ("_cache", "_event", "_queue", "closed", "error", "filter", "prefix", "storage")
+
+    def __init__(self, cache: ResourceCache, prefix: str, filt: Filter | None) -> None:
+        self._cache = cache
+        self.storage = cache.storage
+        self.prefix = prefix
+        self.filter = filt
+        self._queue: collections.deque[CachedEvent] = collections.deque()
+        self._event = asyncio.Event()
+        self.closed = False
+        self.error: str | None = None
+
+    def offer(self, ev: CachedEvent) -> None:
+        if self.closed or not ev.key.startswith(self.prefix):
+            return
+        out = self._transform(ev)
+        if out is None:
+            return
+        if len(self._queue) >= WATCHER_BUFFER:
+            self.error = "watcher buffer overflow"
+            self.close()
+            return
+        self._queue.append(out)
+        self._event.set()
+
+    def _transform(self, ev: CachedEvent) -> CachedEvent | None:
+        """Apply the filter with upstream's transitions: an object entering the selection is ADDED, leaving it
+        is DELETED (carrying the new state), staying is the event as is."""
+        f = self.filter
+        if f is None:
+            return ev
+        cur = f(ev.obj)
+        if ev.type == "ADDED":
+            return ev if cur else None
+        if ev.type == "DELETED":
+            return ev if cur else None
+        was = f(ev.prev) if ev.prev is not None else False
+        if cur and was:
+            return ev
+        if cur:
+            return ev.as_type("ADDED")
+        if was:
+            return ev.as_type("DELETED")
+        return None
+
+    def push_initial(self, events: Iterable[CachedEvent]) -> None:
+        self._queue.extend(events)
+        if self._queue:
+            self._event.set()
+
+    async def next_batch(self, timeout: float | None = None) -> list[CachedEvent] | None:
+        """Wait for events; [] on timeout, None when the watcher is closed and drained."""
+        if not self._queue:
+            if self.closed:
+                return None
+            self._event.clear()
+            try:
+                if timeout is None:
+                    await self._event.wait()
+                else:
+                    await asyncio.wait_for(self._event.wait(), timeout)
+            except TimeoutError:
+                return []
+            if not self._queue:
+                return None if self.closed else []
+        batch = list(self._queue)
+        self._queue.clear()
+        return batch
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._cache.watchers.discard(self)
+            self._event.set()
+
+
+class ResourceCache:
+    """Objects and recent history of one storage location (``group/plural``)."""
+
+    def __init__(self, storage: str, revision: int) -> None:
+        self.storage = storage
+        self.objects: dict[str, Obj] = {}
+        self.history: collections.deque[CachedEvent] = collections.deque(maxlen=HISTORY)
+        # Oldest revision from which a watch can resume: events with rv > oldest are all in history.
+        self.oldest = revision
+        self.watchers: set[Watcher] = set()
+        self._sorted: list[str] | None = None
+
+    def apply(self, ev: CachedEvent) -> None:
+        if ev.type == "DELETED":
+            self.objects.pop(ev.key, None)
+            self._sorted = None
+        else:
+            if ev.key not in self.objects:
+                self._sorted = None
+            self.objects[ev.key] = ev.obj
+        if len(self.history) == self.history.maxlen:
+            self.oldest = self.history[0].rv
+        self.history.append(ev)
+        for w in list(self.watchers):
+            w.offer(ev)
+
+    def sorted_keys(self) -> list[str]:
+        if self._sorted is None:
+            self._sorted = sorted(self.objects)
+        return self._sorted
+
+    def items(self, prefix: str) -> list[Obj]:
+        """Objects under a key prefix in key order."""
+        keys = self.sorted_keys()
+        if prefix == f"/registry/{self.storage}/":
+            return [self.objects[k] for k in keys]
+        i = bisect.bisect_left(keys, prefix)
+        out = []
+        objs = self.objects
+        while i < len(keys) and keys[i].startswith(prefix):
+            out.append(objs[keys[i]])
+            i += 1
+        return out
+
+
+class WatchCache:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.revision = 0
+        self.resources: dict[str, ResourceCache] = {}
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+        self.listeners: list[Callable[[CachedEvent], None]] = []   # in-process observers (CRD registry, ...)
+
+    async def start(self) -> None:
+        rev, kvs = await self.store.list("/registry/")
+        self.revision = rev
+        for kv in kvs:
+            rc = self.resource(storage_of(kv.key))
+            rc.objects[kv.key] = decode(kv)
+        for rc in self.resources.values():
+            rc.oldest = rev
+        self._task = asyncio.create_task(self._run(rev), name="watchcache")
+        self.ready.set()
+
+    def resource(self, storage: str) -> ResourceCache:
+        rc = self.resources.get(storage)
+        if rc is None:
+            rc = self.resources[storage] = ResourceCache(storage, self.revision)
+        return rc
+
+    async def _run(self, rev: int) -> None:
+        while True:
+            try:
+                async for ev in self.store.watch("/registry/", from_revision=rev):
+                    self._apply(ev)
+                    rev = ev.kv.mod_revision
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("watch cache: store watch failed; restarting", extra={"revision": rev})
+                await asyncio.sleep(0.5)
+                # If history was compacted under us, rebuild from a fresh list.
+                try:
+                    rev = await self._relist()
+                except Exception:
+                    log.exception("watch cache: relist failed")
+
+    async def _relist(self) -> int:
+        rev, kvs = await self.store.list("/registry/")
+        seen: set[str] = set()
+        for kv in kvs:
+            seen.add(kv.key)
+            obj = decode(kv)
+            rc = self.resource(storage_of(kv.key))
+            old = rc.objects.get(kv.key)
+            if old is None or old["metadata"]["resourceVersion"] != obj["metadata"]["resourceVersion"]:
+                rc.apply(CachedEvent("ADDED" if old is None else "MODIFIED", kv.key, obj, old, kv.mod_revision))
+        for rc in self.resources.values():
+            for key in [k for k in rc.objects if k not in seen]:
+                old = rc.objects[key]
+                rc.apply(CachedEvent("DELETED", key, old, old, rev))
+        self._advance(rev)
+        return rev
+
+    def _apply(self, ev: Event) -> None:
+        kv = ev.kv
+        rc = self.resource(storage_of(kv.key))
+        prev = rc.objects.get(kv.key)
+        if ev.type == "DELETE":
+            obj = decode(kv) if kv.value else (prev or {"metadata": {}})
+            obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
+            cev = CachedEvent("DELETED", kv.key, obj, prev, kv.mod_revision)
+        else:
+            obj = decode(kv)
+            typ = "ADDED" if prev is None else "MODIFIED"
+            cev = CachedEvent(typ, kv.key, obj, prev, kv.mod_revision)
+        rc.apply(cev)
+        for fn in self.listeners:
+            try:
+                fn(cev)
+            except Exception:
+                log.exception("watch cache listener failed")
+        self._advance(kv.mod_revision)
+
+    def _advance(self, rev: int) -> None:
+        if rev <= self.revision:
+            return
+        self.revision = rev
+        if self._waiters:
+            keep = []
+            for want, fut in self._waiters:
+                if want <= rev:
+                    if not fut.done():
+                        fut.set_result(None)
+                else:
+                    keep.append((want, fut))
+            self._waiters = keep
+
+    async def wait_for(self, rev: int, timeout: float = 5.0) -> None:
+        if rev <= self.revision:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((rev, fut))
+        await asyncio.wait_for(fut, timeout)
+
+    async def sync(self, timeout: float = 5.0) -> int:
+        """Wait until the cache reflects every write the store has acknowledged; returns that revision."""
+        rev = await self.store.current_revision()
+        await self.wait_for(rev, timeout)
+        return max(rev, self.revision)
+
+    def watch(self, storage: str, prefix: str, *, from_rv: int | None, filt: Filter | None) -> Watcher:
+        """Register a watcher. ``from_rv`` None: initial ADDED events for current objects, then live.
+        Otherwise replay history events after ``from_rv``; :class:`TooOld` when they are gone."""
+        rc = self.resource(storage)
+        w = Watcher(rc, prefix, filt)
+        if from_rv is None:
+            initial = [CachedEvent("ADDED", k, o, None, int(o["metadata"]["resourceVersion"]))
+                       for k, o in ((k, rc.objects[k]) for k in rc.sorted_keys() if k.startswith(prefix))
+                       if filt is None or filt(o)]
+            w.push_initial(initial)
+        else:
+            if from_rv < rc.oldest:
+                raise TooOld(from_rv, rc.oldest)
+            replay: list[CachedEvent] = []
+            for ev in reversed(rc.history):
+                if ev.rv <= from_rv:
+                    break
+                replay.append(ev)
+            replay.reverse()
+            for ev in replay:
+                w.offer(ev)
+        rc.watchers.add(w)
+        return w
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        for rc in self.resources.values():
+            for w in list(rc.watchers):
+                w.close()
