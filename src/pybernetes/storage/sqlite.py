@@ -1,0 +1,670 @@
+"""The embedded store: etcd v3 semantics over one SQLite file, with group commit.
+
+Layout (kine's idea of one append-only log whose row id *is* the global revision, plus a current-state index):
+
+- ``log(rev, key, create_rev, prev_rev, deleted, value)``: one row per write, ``rev`` is the revision. A delete row
+  has ``value`` NULL and ``prev_rev`` naming the version it removed; a create has ``prev_rev`` 0. The ``prev_rev``
+  chain is what compaction walks and what fills ``Event.prev``. Index ``(key, rev)`` serves reads at old revisions.
+- ``kv(key, create_rev, mod_rev)``: the live keys, pointing into ``log`` for the value (stored once). Current gets,
+  lists and counts are range scans here.
+- ``meta('compact_rev')``: the compacted revision. The current revision is never stored: it is
+  ``max(max(log.rev), compact_rev)`` (compaction only removes rows at or below ``compact_rev``), so a restart never
+  reuses a revision.
+
+Writes: ONE writer thread owns the write connection. Callers put a request on a queue and await a future; the
+thread takes every pending request, applies them in one transaction (one fsync: group commit), then hands results
+and watch events back to the event loop in one ``call_soon_threadsafe``. Compare-and-swap checks run in that thread
+against the transaction's own state, so they are atomic. A request that fails its check (KeyExists,
+RevisionMismatch, ...) writes nothing and does not affect its batch; an unexpected error inside one request rolls
+the batch back and replays each request in its own transaction, so only the culprit fails.
+
+Reads go to a small pool of read-only connections in threads (WAL readers never block the writer). A multi-step
+read (list, read at a revision) runs in one read transaction, so it sees one snapshot and knows its revision.
+
+Watches subscribe first, then replay the log after ``from_revision``, then follow live events, skipping anything
+already yielded: no gap, no duplicate. Each watcher has a bounded buffer; a watcher that falls behind by more than
+``watch_buffer`` events loses its buffer and goes back to replaying from the log (etcd's "unsynced" watchers), so it
+never blocks the writer or other watchers and memory stays bounded. If the log it needs has been compacted meanwhile,
+the iterator raises :class:`~pybernetes.storage.interface.Compacted` (410 Expired: the API server re-lists).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import fcntl
+import logging
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pybernetes.storage.interface import (
+    KV,
+    Compacted,
+    Event,
+    FutureRevision,
+    KeyExists,
+    KeyNotFound,
+    RevisionMismatch,
+    Store,
+    StoreError,
+    Unavailable,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+APPLICATION_ID = 0x70796B38          # "pyk8": marks a file as ours, so a foreign SQLite file is refused
+SCHEMA_VERSION = 1
+COMPACT_STEP = 10_000                # revisions per compaction transaction, so writers are not stalled for long
+REPLAY_CHUNK = 1_000                 # events per replay query
+_UNBOUNDED = b"\xff"                 # a BLOB sorts after every TEXT in SQLite: "key < X'FF'" bounds nothing
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS log (
+    rev INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    create_rev INTEGER NOT NULL,
+    prev_rev INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    value BLOB
+);
+CREATE INDEX IF NOT EXISTS log_key_rev ON log (key, rev);
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    create_rev INTEGER NOT NULL,
+    mod_rev INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta VALUES ('compact_rev', 0);
+"""
+
+# -- writer statements
+_CREATE_KV = "INSERT OR IGNORE INTO kv (key, create_rev, mod_rev) VALUES (?, ?, ?)"
+_APPEND = "INSERT INTO log (rev, key, create_rev, prev_rev, deleted, value) VALUES (?, ?, ?, ?, ?, ?)"
+_CURRENT = "SELECT k.create_rev, k.mod_rev, l.value FROM kv k JOIN log l ON l.rev = k.mod_rev WHERE k.key = ?"
+_UPDATE_KV = "UPDATE kv SET mod_rev = ? WHERE key = ?"
+_DELETE_KV = "DELETE FROM kv WHERE key = ?"
+# Compacting (lo, hi]: a version is dropped once a later version of its key exists at or below hi (that later row
+# names it in prev_rev), and every delete row at or below hi goes (the key is absent either way).
+_COMPACT_SUPERSEDED = ("DELETE FROM log WHERE rev IN "
+                       "(SELECT prev_rev FROM log WHERE rev > ? AND rev <= ? AND prev_rev > 0)")
+_COMPACT_TOMBSTONES = "DELETE FROM log WHERE rev > ? AND rev <= ? AND deleted = 1"
+_SET_COMPACT = "UPDATE meta SET value = ? WHERE name = 'compact_rev'"
+
+# -- reader statements
+_SNAPSHOT = "SELECT (SELECT ifnull(max(rev), 0) FROM log), (SELECT value FROM meta WHERE name = 'compact_rev')"
+_GET = "SELECT k.key, l.value, k.create_rev, k.mod_rev FROM kv k JOIN log l ON l.rev = k.mod_rev WHERE k.key = ?"
+_GET_AT = ("SELECT key, value, create_rev, rev, deleted FROM log WHERE key = ? AND rev <= ? "
+           "ORDER BY rev DESC LIMIT 1")
+_LIST = ("SELECT k.key, l.value, k.create_rev, k.mod_rev FROM kv k JOIN log l ON l.rev = k.mod_rev "
+         "WHERE k.key {op} ? AND k.key < ? ORDER BY k.key LIMIT ?")
+_LIST_AT = ("SELECT l.key, l.value, l.create_rev, l.rev FROM "
+            "(SELECT key, max(rev) AS rev FROM log WHERE key {op} ? AND key < ? AND rev <= ? GROUP BY key) m "
+            "JOIN log l ON l.rev = m.rev WHERE l.deleted = 0 ORDER BY l.key LIMIT ?")
+_COUNT = "SELECT count(*) FROM kv WHERE key >= ? AND key < ?"
+_EVENTS = ("SELECT l.rev, l.key, l.create_rev, l.prev_rev, l.deleted, l.value, p.value FROM log l "
+           "LEFT JOIN log p ON p.rev = l.prev_rev WHERE l.rev > ? AND l.key >= ? AND l.key < ? "
+           "ORDER BY l.rev LIMIT ?")
+
+# -- writer requests: (op, key, value, expect_mod_revision, future)
+_CREATE, _UPDATE, _DELETE, _COMPACT = range(4)
+_STOP: Any = object()
+
+Request = tuple[int, str, bytes, int, "asyncio.Future[Any]"]
+Outcome = tuple["asyncio.Future[Any]", Any, "Event | None"]   # (future, KV/None or exception, event)
+
+
+def prefix_end(prefix: str) -> str | bytes:
+    """The smallest key above every key that starts with ``prefix``, as an exclusive upper bound for SQL.
+
+    SQLite compares TEXT as UTF-8 bytes, which orders like Python's code points, so bumping the last code point works;
+    surrogates cannot be encoded, hence the jump over them. An empty (or all-U+10FFFF) prefix has no bound.
+    """
+    stem = prefix.rstrip("\U0010ffff")
+    if not stem:
+        return _UNBOUNDED
+    nxt = ord(stem[-1]) + 1
+    if 0xD800 <= nxt <= 0xDFFF:
+        nxt = 0xE000
+    return stem[:-1] + chr(nxt)
+
+
+def _lower(prefix: str, start_after: str) -> tuple[str, str]:
+    """The (SQL operator, bound) that starts a listing: at the prefix, or strictly after the continuation key."""
+    return (">", start_after) if start_after >= prefix else (">=", prefix)
+
+
+class _Watcher:
+    """One watch's subscription: a bounded buffer filled on the event loop thread by :meth:`SQLiteStore._publish`."""
+
+    __slots__ = ("buffer", "closed", "lagging", "limit", "prefix", "waiter")
+
+    def __init__(self, prefix: str, limit: int) -> None:
+        self.prefix = prefix
+        self.limit = limit
+        self.buffer: collections.deque[Event] = collections.deque()
+        self.lagging = False                      # overflowed: buffer dropped, the iterator must replay the log
+        self.closed = False
+        self.waiter: asyncio.Future[None] | None = None
+
+    def push(self, event: Event) -> None:
+        if self.lagging:
+            return
+        if len(self.buffer) >= self.limit:
+            self.buffer.clear()
+            self.lagging = True
+        else:
+            self.buffer.append(event)
+        self.wake()
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class SQLiteStore:
+    """A :class:`~pybernetes.storage.interface.Store` in one SQLite file. Open with ``await SQLiteStore.open(path)``.
+
+    Bound to the event loop that opened it. A write whose caller is cancelled still happens (it may already be in
+    a committed batch). Calls after :meth:`close` raise :class:`StoreError`.
+    """
+
+    def __init__(self, *, path: Path, loop: asyncio.AbstractEventLoop, writer_conn: sqlite3.Connection,
+                 lock_fd: int, revision: int, compacted: int, synchronous: str, busy_timeout: float,
+                 readers: int, watch_buffer: int, max_batch: int) -> None:
+        self.path = path
+        self._loop = loop
+        self._lock_fd = lock_fd
+        self._rev = revision                       # loop side: last published revision
+        self._compacted = compacted
+        self._wrev = revision                      # writer side
+        self._wcompacted = compacted
+        self._closed = False
+        self._writer_alive = True
+        self._watchers: dict[str, set[_Watcher]] = {}
+        self._watch_buffer = watch_buffer
+        self._max_batch = max_batch
+        self._busy_ms = int(busy_timeout * 1000)
+        self._queue: queue.SimpleQueue[Request] = queue.SimpleQueue()
+        self._writer_done: asyncio.Future[None] = loop.create_future()
+        self._wconn = writer_conn
+        self._rconns: list[sqlite3.Connection] = []
+        self._rlocal = threading.local()
+        self._rlock = threading.Lock()
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-read")
+        self._writer = threading.Thread(target=self._writer_main, name="sqlite-writer", daemon=True)
+        self._writer.start()
+
+    # ---------------------------------------------------------------- opening and closing
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str], *, synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL",
+                   busy_timeout: float = 5.0, readers: int = 2, watch_buffer: int = 10_000,
+                   max_batch: int = 1_000) -> SQLiteStore:
+        """Open (creating parent directories and schema) the store at ``path``.
+
+        ``synchronous=FULL`` fsyncs every commit: an acknowledged write survives power loss, like etcd. ``NORMAL``
+        survives a killed process but may lose the last commits on power loss. The file is locked (``flock``) for
+        this store's lifetime, so a second server on the same file fails fast instead of corrupting revisions.
+        ``busy_timeout`` bounds how long a lock held by another SQLite user is waited for before :class:`Unavailable`.
+        """
+        loop = asyncio.get_running_loop()
+        p = Path(path)
+        conn, fd, rev, compacted = await asyncio.to_thread(_open_writer, p, synchronous, busy_timeout)
+        return cls(path=p, loop=loop, writer_conn=conn, lock_fd=fd, revision=rev, compacted=compacted,
+                   synchronous=synchronous, busy_timeout=busy_timeout, readers=readers,
+                   watch_buffer=watch_buffer, max_batch=max_batch)
+
+    async def close(self) -> None:
+        """Finish queued writes, end every watch iterator (after it drains what it was sent), release the file."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        await self._writer_done
+        for watchers in self._watchers.values():
+            for w in watchers:
+                w.closed = True
+                w.wake()
+        await asyncio.to_thread(self._readers.shutdown)
+        for conn in self._rconns:
+            conn.close()
+        os.close(self._lock_fd)
+
+    @property
+    def watcher_count(self) -> int:
+        """Open watch iterators (for metrics and leak tests)."""
+        return sum(len(ws) for ws in self._watchers.values())
+
+    # ---------------------------------------------------------------- writes
+
+    def _submit(self, op: int, key: str, value: bytes, expect: int) -> asyncio.Future[Any]:
+        if self._closed or not self._writer_alive:
+            raise StoreError("store is closed")
+        if type(value) is not bytes:
+            value = bytes(value)
+        fut = self._loop.create_future()
+        self._queue.put((op, key, value, expect, fut))
+        return fut
+
+    async def create(self, key: str, value: bytes) -> KV:
+        result: KV = await self._submit(_CREATE, key, value, 0)
+        return result
+
+    async def update(self, key: str, value: bytes, *, expect_mod_revision: int) -> KV:
+        result: KV = await self._submit(_UPDATE, key, value, expect_mod_revision)
+        return result
+
+    async def delete(self, key: str, *, expect_mod_revision: int = 0) -> KV:
+        result: KV = await self._submit(_DELETE, key, b"", expect_mod_revision)
+        return result
+
+    async def compact(self, revision: int) -> None:
+        """Drop history at or below ``revision``, keeping each key's version as of ``revision``.
+
+        Runs as a series of small writer transactions (``COMPACT_STEP`` revisions each) between normal batches.
+        Compacting to a revision already compacted is a no-op; above the current revision is FutureRevision.
+        """
+        if revision > self._rev:
+            raise FutureRevision(f"required revision {revision} is a future revision (current {self._rev})")
+        while self._compacted < revision:
+            await self._submit(_COMPACT, "", b"", min(revision, self._compacted + COMPACT_STEP))
+
+    async def current_revision(self) -> int:
+        return self._rev
+
+    async def compacted_revision(self) -> int:
+        return self._compacted
+
+    # ---------------------------------------------------------------- the writer thread
+
+    def _writer_main(self) -> None:
+        conn = self._wconn
+        get, get_nowait, max_batch = self._queue.get, self._queue.get_nowait, self._max_batch
+        stopping = False
+        try:
+            while not stopping:
+                batch = [get()]
+                if batch[0] is _STOP:
+                    break
+                while len(batch) < max_batch:
+                    try:
+                        req = get_nowait()
+                    except queue.Empty:
+                        break
+                    if req is _STOP:
+                        stopping = True
+                        break
+                    batch.append(req)
+                outcomes = self._run_batch(conn, batch)
+                self._loop.call_soon_threadsafe(self._publish, self._wrev, self._wcompacted, outcomes)
+        except BaseException:                      # a bug here must not leave callers waiting forever
+            log.exception("sqlite writer thread failed", extra={"path": str(self.path)})
+            raise
+        finally:
+            conn.close()
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+                self._loop.call_soon_threadsafe(self._writer_stopped)
+
+    def _writer_stopped(self) -> None:
+        self._writer_alive = False
+        if not self._writer_done.done():
+            self._writer_done.set_result(None)
+        while True:                                  # fail anything queued after a crash
+            try:
+                req = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if req is not _STOP and not req[4].done():
+                req[4].set_exception(StoreError("store is closed"))
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[Request]) -> list[Outcome]:
+        """Apply ``batch`` in one transaction; on an error inside one request, replay each request alone."""
+        rev, compacted = self._wrev, self._wcompacted
+        cur = conn.cursor()
+        in_request = False
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            in_request = True
+            outcomes = [self._apply(cur, req) for req in batch]
+            in_request = False
+            cur.execute("COMMIT")
+            return outcomes
+        except Exception as err:
+            with contextlib.suppress(sqlite3.Error):
+                cur.execute("ROLLBACK")
+            self._wrev, self._wcompacted = rev, compacted
+            if in_request and len(batch) > 1:
+                return [out for req in batch for out in self._run_batch(conn, [req])]
+            log.warning("sqlite write failed", extra={"path": str(self.path), "error": str(err)})
+            failure = _as_store_error(err)
+            return [(req[4], failure, None) for req in batch]
+
+    def _apply(self, cur: sqlite3.Cursor, req: Request) -> Outcome:
+        """One request inside the open transaction. Expected failures are returned, never raised."""
+        op, key, value, expect, fut = req
+        rev = self._wrev + 1
+        if op == _CREATE:
+            cur.execute(_CREATE_KV, (key, rev, rev))
+            if cur.rowcount != 1:
+                return fut, KeyExists(key), None
+            cur.execute(_APPEND, (rev, key, rev, 0, 0, value))
+            self._wrev = rev
+            kv = KV(key, value, rev, rev)
+            return fut, kv, Event("PUT", kv, None)
+        if op == _COMPACT:
+            return fut, self._compact(cur, expect), None
+        row = cur.execute(_CURRENT, (key,)).fetchone()
+        if row is None:
+            return fut, KeyNotFound(key), None
+        create_rev, mod_rev, old_value = row
+        prev = KV(key, old_value, create_rev, mod_rev)
+        if expect and expect != mod_rev:
+            return fut, RevisionMismatch(prev), None
+        if op == _UPDATE:
+            cur.execute(_UPDATE_KV, (rev, key))
+            cur.execute(_APPEND, (rev, key, create_rev, mod_rev, 0, value))
+            self._wrev = rev
+            kv = KV(key, value, create_rev, rev)
+            return fut, kv, Event("PUT", kv, prev)
+        cur.execute(_DELETE_KV, (key,))
+        cur.execute(_APPEND, (rev, key, create_rev, mod_rev, 1, None))
+        self._wrev = rev
+        kv = KV(key, old_value, create_rev, rev)
+        return fut, kv, Event("DELETE", kv, prev)
+
+    def _compact(self, cur: sqlite3.Cursor, target: int) -> StoreError | None:
+        if target > self._wrev:
+            return FutureRevision(f"required revision {target} is a future revision (current {self._wrev})")
+        lo = self._wcompacted
+        if target <= lo:
+            return None
+        cur.execute(_COMPACT_SUPERSEDED, (lo, target))
+        cur.execute(_COMPACT_TOMBSTONES, (lo, target))
+        cur.execute(_SET_COMPACT, (target,))
+        self._wcompacted = target
+        return None
+
+    # ---------------------------------------------------------------- back on the event loop
+
+    def _publish(self, revision: int, compacted: int, outcomes: list[Outcome]) -> None:
+        """Resolve a committed batch's futures and feed its events to watchers, in revision order."""
+        self._rev = revision
+        self._compacted = compacted
+        watchers = self._watchers
+        for fut, result, event in outcomes:
+            if event is not None and watchers:
+                key = event.kv.key
+                for prefix, ws in watchers.items():
+                    if key.startswith(prefix):
+                        for w in ws:
+                            w.push(event)
+            if fut.done():                       # the caller was cancelled; the write stands
+                continue
+            if isinstance(result, BaseException):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)
+
+    # ---------------------------------------------------------------- reads
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._rlocal, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   cached_statements=64)
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            conn.execute("PRAGMA query_only = 1")
+            with self._rlock:
+                self._rconns.append(conn)
+            self._rlocal.conn = conn
+        return conn
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise StoreError("store is closed")
+        return await self._loop.run_in_executor(self._readers, self._in_reader, fn, args)
+
+    def _in_reader(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        try:
+            return fn(self._reader(), *args)
+        except sqlite3.Error as err:
+            raise _as_store_error(err) from err
+
+    async def get(self, key: str, *, revision: int = 0) -> KV | None:
+        if revision:
+            return await self._read(_get_at, key, revision)
+        return await self._read(_get_current, key)
+
+    async def list(self, prefix: str, *, revision: int = 0, start_after: str = "",
+                   limit: int = 0) -> tuple[int, list[KV]]:
+        """Keys starting with ``prefix`` (a raw string prefix) in key order, after ``start_after``, at most ``limit``
+        (0: all), as of ``revision`` (0: now). Returns the listing's revision, for continuation pages.
+        To know whether more keys follow, ask for one more than you need."""
+        if revision < 0 or limit < 0:
+            raise ValueError("revision and limit must not be negative")
+        return await self._read(_list, prefix, revision, start_after, limit or -1)
+
+    async def count(self, prefix: str) -> int:
+        return await self._read(_count, prefix)
+
+    # ---------------------------------------------------------------- watch
+
+    def watch(self, prefix: str, *, from_revision: int) -> AsyncIterator[Event]:
+        """Every event on keys starting with ``prefix`` with revision > ``from_revision``, in order, then live ones.
+
+        Errors arrive on the first ``__anext__``: Compacted if ``from_revision`` is below the compacted revision (or
+        becomes so while this watcher lags behind, see the module docstring). Ends when the store closes.
+        """
+        if self._closed:
+            raise StoreError("store is closed")
+        return self._watch(prefix, from_revision)
+
+    async def _watch(self, prefix: str, last: int) -> AsyncIterator[Event]:
+        w = _Watcher(prefix, self._watch_buffer)
+        self._watchers.setdefault(prefix, set()).add(w)
+        loop = self._loop
+        try:
+            while True:
+                # Subscribed with an empty buffer: replay everything committed so far, then the buffer.
+                w.lagging = False
+                w.buffer.clear()
+                while True:
+                    if self._closed:
+                        return
+                    events = await self._read(_events_after, prefix, last, REPLAY_CHUNK)
+                    for event in events:
+                        last = event.kv.mod_revision
+                        yield event
+                    if len(events) < REPLAY_CHUNK:
+                        break
+                while not w.lagging:
+                    if w.buffer:
+                        event = w.buffer.popleft()
+                        if event.kv.mod_revision > last:
+                            last = event.kv.mod_revision
+                            yield event
+                    elif w.closed:
+                        return
+                    else:
+                        w.waiter = loop.create_future()
+                        try:
+                            await w.waiter
+                        finally:
+                            w.waiter = None
+        finally:
+            ws = self._watchers.get(prefix)
+            if ws is not None:
+                ws.discard(w)
+                if not ws:
+                    del self._watchers[prefix]
+
+
+# -------------------------------------------------------------------- read transactions (run in reader threads)
+
+@contextlib.contextmanager
+def _read_tx(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read snapshot for several statements (WAL: never blocks, never blocked by, the writer)."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
+def _snapshot(conn: sqlite3.Connection) -> tuple[int, int]:
+    rev, compacted = conn.execute(_SNAPSHOT).fetchone()
+    return max(rev, compacted), compacted
+
+
+def _check_revision(requested: int, current: int, compacted: int) -> None:
+    if requested > current:
+        raise FutureRevision(f"required revision {requested} is a future revision (current {current})")
+    if requested < compacted:
+        raise Compacted(requested, compacted)
+
+
+def _get_current(conn: sqlite3.Connection, key: str) -> KV | None:
+    row = conn.execute(_GET, (key,)).fetchone()
+    return None if row is None else KV(*row)
+
+
+def _get_at(conn: sqlite3.Connection, key: str, revision: int) -> KV | None:
+    with _read_tx(conn):
+        current, compacted = _snapshot(conn)
+        _check_revision(revision, current, compacted)
+        row = conn.execute(_GET_AT, (key, revision)).fetchone()
+    if row is None or row[4]:
+        return None
+    return KV(row[0], row[1], row[2], row[3])
+
+
+def _list(conn: sqlite3.Connection, prefix: str, revision: int, start_after: str,
+          limit: int) -> tuple[int, list[KV]]:
+    op, lower = _lower(prefix, start_after)
+    end = prefix_end(prefix)
+    with _read_tx(conn):
+        current, compacted = _snapshot(conn)
+        if revision in (0, current):
+            rows = conn.execute(_LIST_SQL[op], (lower, end, limit)).fetchall()
+            revision = current
+        else:
+            _check_revision(revision, current, compacted)
+            rows = conn.execute(_LIST_AT_SQL[op], (lower, end, revision, limit)).fetchall()
+    return revision, [KV(*row) for row in rows]
+
+
+_LIST_SQL = {op: _LIST.format(op=op) for op in (">", ">=")}
+_LIST_AT_SQL = {op: _LIST_AT.format(op=op) for op in (">", ">=")}
+
+
+def _count(conn: sqlite3.Connection, prefix: str) -> int:
+    n: int = conn.execute(_COUNT, (prefix, prefix_end(prefix))).fetchone()[0]
+    return n
+
+
+def _events_after(conn: sqlite3.Connection, prefix: str, after: int, limit: int) -> list[Event]:
+    """Up to ``limit`` logged events after revision ``after``, from one snapshot; Compacted if that is gone.
+
+    A previous version (``prev_rev``) of a retained row is always retained: compaction drops a version only once a
+    later version exists at or below the compacted revision.
+    """
+    with _read_tx(conn):
+        _, compacted = _snapshot(conn)
+        if after < compacted:
+            raise Compacted(after, compacted)
+        rows = conn.execute(_EVENTS, (after, prefix, prefix_end(prefix), limit)).fetchall()
+    events = []
+    for rev, key, create_rev, prev_rev, deleted, value, prev_value in rows:
+        prev = KV(key, prev_value, create_rev, prev_rev) if prev_rev else None
+        if deleted:
+            events.append(Event("DELETE", KV(key, prev_value, create_rev, rev), prev))
+        else:
+            events.append(Event("PUT", KV(key, value, create_rev, rev), prev))
+    return events
+
+
+# -------------------------------------------------------------------- opening (runs in a thread)
+
+def _open_writer(path: Path, synchronous: str, busy_timeout: float) -> tuple[sqlite3.Connection, int, int, int]:
+    """Lock the file, connect, set pragmas, create or check the schema; return (conn, lock fd, rev, compacted)."""
+    if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as err:
+        raise StoreError(f"cannot open datastore {path}: {err.strerror}") from err
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        os.close(fd)
+        raise StoreError(f"datastore {path} is in use by another process (or store)") from err
+    conn = None
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=64,
+                               timeout=busy_timeout)
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise StoreError(f"datastore {path}: cannot switch to WAL journal mode (got {mode!r})")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("PRAGMA cache_size = -65536")           # 64 MiB of page cache for the writer
+        _ensure_schema(conn, path)
+        current, compacted = _snapshot(conn)
+        return conn, fd, current, compacted
+    except sqlite3.Error as err:
+        if conn is not None:
+            conn.close()
+        os.close(fd)
+        raise StoreError(f"cannot open datastore {path}: {err}") from err
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        os.close(fd)
+        raise
+
+
+def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id == 0 and tables == 0:
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif app_id != APPLICATION_ID:
+            raise StoreError(f"datastore {path} is an SQLite file but not a pybernetes store")
+        elif version != SCHEMA_VERSION:
+            raise StoreError(f"datastore {path} has schema version {version}; this build reads {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _as_store_error(err: BaseException) -> StoreError:
+    if isinstance(err, StoreError):
+        return err
+    if isinstance(err, sqlite3.OperationalError | sqlite3.DatabaseError):
+        return Unavailable(f"sqlite: {err}")
+    return StoreError(f"write failed: {err!r}")
+
+
+def _conforms(store: SQLiteStore) -> Store:
+    """Static check (mypy) that SQLiteStore implements the Store protocol."""
+    return store
