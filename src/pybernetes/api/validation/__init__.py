@@ -1,0 +1,1 @@
+"""Validation helpers shared by every kind: name formats, ObjectMeta, label selectors."""
