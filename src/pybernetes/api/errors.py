@@ -34,7 +34,7 @@ class APIError(Exception):
                               "message": self.message}
         if self.reason:
             st["reason"] = self.reason
-        if self.details:
+        if self.details is not None:
             st["details"] = self.details
         st["code"] = self.code
         return st
@@ -172,3 +172,8 @@ class InternalError(APIError):
 
     def __init__(self, why: str) -> None:
         super().__init__(f"Internal error occurred: {why}", details={"causes": [{"message": why}]})
+
+
+def resource_not_found() -> APIError:
+    """404 for a path that names no served resource (upstream's NotFound handler body)."""
+    return APIError("the server could not find the requested resource", code=404, reason="NotFound", details={})

@@ -44,7 +44,7 @@ class Resource:
     subresources: tuple[Subresource, ...] = ()
     # Where objects live in the store: "group/plural" (core: "core/plural"); shared by versions of one resource.
     storage: str = ""
-    storage_version: str = ""          # the version objects are stored in (for conversion)
+    storage_version: str = ""          # apiVersion objects are stored in (e.g. "autoscaling/v2"); conversion if ≠
     message: str | None = None         # schema message for built-ins; None for custom resources
     custom: bool = False               # served from a CRD
     crd_name: str = ""
@@ -102,7 +102,7 @@ def _r(gv: str, kind: str, plural: str, *, ns: bool = True, short: tuple[str, ..
     group, _, version = gv.rpartition("/")
     return Resource(group=group, version=version, kind=kind, plural=plural, singular=kind.lower(), namespaced=ns,
                     short_names=short, categories=cats, verbs=verbs, subresources=subs,
-                    storage=storage or f"{group or 'core'}/{plural}", storage_version=storage_version or version,
+                    storage=storage or f"{group or 'core'}/{plural}", storage_version=storage_version or gv,
                     list_kind=f"{kind}List")
 
 
@@ -159,7 +159,7 @@ BUILTIN: tuple[Resource, ...] = (
     _r("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short=("hpa",), cats=ALL,
        subs=(_status(),)),
     _r("autoscaling/v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short=("hpa",), cats=ALL,
-       subs=(_status(),), storage_version="v2"),
+       subs=(_status(),), storage_version="autoscaling/v2"),
     # batch/v1
     _r("batch/v1", "CronJob", "cronjobs", short=("cj",), cats=ALL, subs=(_status(),)),
     _r("batch/v1", "Job", "jobs", cats=ALL, subs=(_status(),)),
@@ -168,7 +168,7 @@ BUILTIN: tuple[Resource, ...] = (
     # discovery.k8s.io/v1
     _r("discovery.k8s.io/v1", "EndpointSlice", "endpointslices"),
     # events.k8s.io/v1 shares storage with core v1 events
-    _r("events.k8s.io/v1", "Event", "events", short=("ev",), storage="core/events", storage_version="core/v1"),
+    _r("events.k8s.io/v1", "Event", "events", short=("ev",), storage="core/events", storage_version="v1"),
     # networking.k8s.io/v1
     _r("networking.k8s.io/v1", "IngressClass", "ingressclasses", ns=False),
     _r("networking.k8s.io/v1", "Ingress", "ingresses", short=("ing",), subs=(_status(),)),

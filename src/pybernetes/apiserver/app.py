@@ -1,0 +1,172 @@
+"""The API server's aiohttp application: one dispatcher for every path.
+
+A single catch-all route parses the path itself (as upstream's handler chain does) instead of registering a
+route per resource: custom resources come and go at run time, and one string split is cheaper than a router
+walk. The dispatcher is also the one place where errors become ``metav1.Status`` bodies, authentication
+happens, warnings become headers and request metrics are recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from typing import Any
+
+from aiohttp import web
+
+from pybernetes import KUBE_VERSION, __version__
+from pybernetes.api import errors
+from pybernetes.api.errors import APIError
+from pybernetes.apiserver import discovery, metrics, requestinfo
+from pybernetes.apiserver import warnings as warn
+from pybernetes.apiserver.authn import ANONYMOUS_USER_INVALID, Authenticator, UserInfo
+from pybernetes.apiserver.authz import Attributes as AuthzAttributes
+from pybernetes.apiserver.handlers import ResourceHandler
+from pybernetes.apiserver.respond import body_response, dumps
+from pybernetes.apiserver.state import ServerState
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+HEALTH_PREFIXES = ("/healthz", "/livez", "/readyz")
+STATE = web.AppKey("state", ServerState)
+
+
+def version_info() -> dict[str, Any]:
+    major, minor = KUBE_VERSION.lstrip("v").split(".")[:2]
+    return {"major": major, "minor": minor, "emulationMajor": major, "emulationMinor": minor,
+            "minCompatibilityMajor": major, "minCompatibilityMinor": str(int(minor) - 1),
+            "gitVersion": f"{KUBE_VERSION}+pybernetes.{__version__}", "gitCommit": "pybernetes",
+            "gitTreeState": "clean", "buildDate": "2026-11-27T00:00:00Z",
+            "goVersion": f"python{platform.python_version()}", "compiler": "cpython",
+            "platform": f"linux/{_arch()}"}
+
+
+def _arch() -> str:
+    m = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
+
+
+def error_response(err: APIError) -> web.Response:
+    resp = web.Response(body=err.body(), status=err.code, content_type="application/json")
+    for k, v in err.headers.items():
+        resp.headers[k] = v
+    return resp
+
+
+class Dispatcher:
+    def __init__(self, state: ServerState, authenticator: Authenticator) -> None:
+        self.state = state
+        self.authn = authenticator
+        self.resources = ResourceHandler(state)
+        self.discovery = discovery.DiscoveryCache(state.resources)
+        self.ready = False
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        t0 = time.perf_counter()
+        warnings = warn.start()
+        info: requestinfo.RequestInfo | None = None
+        code = 500
+        try:
+            path = request.path
+            user = self.authn.authenticate(request.transport, request.headers.get("Authorization"))
+            if path in PUBLIC_PATHS or path.startswith(HEALTH_PREFIXES):
+                if user is ANONYMOUS_USER_INVALID:
+                    raise errors.Unauthorized()
+                resp = await self.public(request, path)
+            else:
+                if user.anonymous:
+                    raise errors.Unauthorized()
+                request["user"] = user
+                info = requestinfo.parse(request.method, path, request.query)
+                if info.is_resource:
+                    resp = await self.resources.handle(request, info, user)
+                else:
+                    resp = await self.non_resource(request, path, user)
+        except APIError as e:
+            resp = error_response(e)
+        except web.HTTPException:
+            raise
+        except ConnectionResetError:
+            raise
+        except Exception as e:
+            log.exception("request failed", extra={"method": request.method, "path": request.path})
+            resp = error_response(errors.InternalError(type(e).__name__ + ": " + str(e)[:200]))
+        code = resp.status
+        if warnings and not resp.prepared:
+            for w in warnings:
+                resp.headers.add("Warning", warn.header_value(w))
+        if info is not None and info.is_resource:
+            scope = "resource" if info.name else ("namespace" if info.namespace else "cluster")
+            verb = info.verb.upper() if info.verb != "watch" else "WATCH"
+            labels = (verb, info.group, info.version, info.resource, info.subresource, scope, "apiserver")
+            metrics.REQUESTS.labels(*labels, str(code)).inc()
+            if info.verb != "watch":
+                metrics.DURATION.labels(*labels).observe(time.perf_counter() - t0)
+        return resp
+
+    async def public(self, request: web.Request, path: str) -> web.StreamResponse:
+        if path.startswith("/version"):
+            return body_response(dumps(version_info()))
+        if path.startswith("/readyz") and not self.ready:
+            return web.Response(text="[-]poststarthook/pybernetes-bootstrap failed: not finished\nreadyz check "
+                                "failed\n", status=500, content_type="text/plain")
+        if "verbose" in request.query:
+            name = path.strip("/").split("/")[0]
+            return web.Response(text=f"[+]ping ok\n[+]log ok\n[+]etcd ok\n{name} check passed\n",
+                                content_type="text/plain")
+        return web.Response(text="ok", content_type="text/plain")
+
+    async def non_resource(self, request: web.Request, path: str, user: UserInfo) -> web.StreamResponse:
+        attrs = AuthzAttributes(user=user, verb=request.method.lower(), resource_request=False, path=path)
+        d = await self.state.authorizer.authorize(attrs)
+        if not d.allowed:
+            from pybernetes.apiserver.authz_messages import forbidden_message
+            raise APIError(forbidden_message(attrs, d.reason), code=403, reason="Forbidden", details={})
+        reg = self.state.resources
+        p = path.rstrip("/") or "/"
+        if request.method not in ("GET", "HEAD"):
+            raise errors.resource_not_found()
+        if p == "/api":
+            cfg = self.state.config
+            return body_response(dumps(discovery.api_versions(f"{cfg.advertise_address}:{cfg.port}")))
+        if p == "/apis":
+            return body_response(self.discovery.get("/apis", lambda: discovery.api_group_list(reg)) or b"")
+        segs = p.strip("/").split("/")
+        if segs[0] == "api" and len(segs) == 2:
+            doc = self.discovery.get(p, lambda: discovery.api_resource_list(reg, "", segs[1]))
+            if doc is not None:
+                return body_response(doc)
+        elif segs[0] == "apis" and len(segs) == 2:
+            doc = self.discovery.get(p, lambda: discovery.api_group(reg, segs[1]))
+            if doc is not None:
+                return body_response(doc)
+        elif segs[0] == "apis" and len(segs) == 3:
+            doc = self.discovery.get(p, lambda: discovery.api_resource_list(reg, segs[1], segs[2]))
+            if doc is not None:
+                return body_response(doc)
+        elif segs[0] == "openapi":
+            from pybernetes.apiserver.openapi_handlers import serve_openapi
+            return await serve_openapi(self.state, request, segs)
+        elif p == "/metrics":
+            return web.Response(body=metrics.render(), content_type="text/plain",
+                                charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
+        elif p == "/":
+            paths = sorted({"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/metrics", "/openapi/v2",
+                            "/openapi/v3", "/version"} | {f"/apis/{g}" for g, _ in reg.groups() if g}
+                           | {f"/apis/{g}/{v}" for g, vs in reg.groups() if g for v in vs})
+            return body_response(dumps({"paths": paths}))
+        raise errors.resource_not_found()
+
+
+def make_app(state: ServerState, authenticator: Authenticator) -> tuple[web.Application, Dispatcher]:
+    app = web.Application(client_max_size=state.config.max_body_bytes + 1024 * 1024, handler_args={
+        "max_field_size": 65536})
+    app[STATE] = state
+    dispatcher = Dispatcher(state, authenticator)
+    from pybernetes.apiserver import reviews, subresources
+    subresources.install(dispatcher.resources)
+    reviews.install(dispatcher.resources)
+    app.router.add_route("*", "/{tail:.*}", dispatcher)
+    return app, dispatcher

@@ -1,0 +1,591 @@
+"""The generic registry: create, get, list, update, patch and delete written once for every kind.
+
+As upstream's ``registry/generic/registry/store.go`` (STYLE.md §1): keys, optimistic concurrency, generateName,
+defaulting → strategy hooks → validation → admission, managed fields, dry run, finalizers and graceful deletion.
+Kinds plug in through their :class:`~pybernetes.api.strategy.Strategy` and optional :class:`RESTHooks`
+(allocation of Service IPs, pod deletion grace, namespace termination …), never by branching here.
+
+Objects are stored in their resource's storage version as JSON without ``metadata.resourceVersion``, which is
+the store's mod revision and is set on the way out.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from pybernetes.api import errors
+from pybernetes.api.errors import APIError, BadRequest, Conflict, Invalid, NotFound
+from pybernetes.api.field import Path
+from pybernetes.api.meta import now_rfc3339
+from pybernetes.api.resources import Resource
+from pybernetes.api.strategy import Strategy
+from pybernetes.api.typeinfo import TypeInfo, from_openapi, of_message
+from pybernetes.api.validation.meta import validate_object_meta, validate_object_meta_update
+from pybernetes.api.validation.names import name_is_dns_subdomain
+from pybernetes.apiserver import warnings
+from pybernetes.apiserver.admission import Attributes
+from pybernetes.apiserver.authn import UserInfo
+from pybernetes.apiserver.options import DeleteOptions, ListOptions, WriteOptions
+from pybernetes.apiserver.state import ServerState
+from pybernetes.storage import interface as st
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+GENERATE_TRIES = 8
+UPDATE_TRIES = 16
+SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generateName")
+
+
+def typeinfo_of(res: Resource) -> TypeInfo:
+    """The TypeInfo of a resource's objects (schema message for built-ins, CRD schema for custom ones)."""
+    if res.custom:
+        return from_openapi(res.openapi_schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
+    if res.message:
+        return of_message(res.message)
+    return TypeInfo("any")
+
+
+class RESTHooks:
+    """Per-resource additions to the generic flow; every hook is a no-op by default."""
+
+    async def before_create(self, state: ServerState, res: Resource, obj: Obj, *, dry_run: bool) -> None:
+        """After validation, before the write (allocate IPs/ports); raise to refuse."""
+
+    async def create_failed(self, state: ServerState, res: Resource, obj: Obj) -> None:
+        """The write after before_create failed: release what it allocated."""
+
+    async def before_update(self, state: ServerState, res: Resource, obj: Obj, old: Obj, *, dry_run: bool) -> None:
+        """After validation, before the write."""
+
+    async def update_failed(self, state: ServerState, res: Resource, obj: Obj, old: Obj) -> None:
+        """The write after before_update failed: release what it allocated."""
+
+    async def after_update(self, state: ServerState, res: Resource, obj: Obj, old: Obj) -> None:
+        """After a successful update write: release what the old object held and the new one does not."""
+
+    def grace_period(self, obj: Obj, requested: int | None) -> int:
+        """Grace period for a delete; >0 makes the deletion graceful (object stays with a deletionTimestamp)."""
+        return 0
+
+    def on_delete(self, obj: Obj) -> bool:
+        """Mutate an object that is being deleted but must stay (e.g. Namespace → Terminating);
+        return True when it must stay even without finalizers."""
+        return False
+
+    async def after_delete(self, state: ServerState, res: Resource, obj: Obj) -> None:
+        """The object is gone from the store: release its allocations."""
+
+
+HOOKS: dict[str, RESTHooks] = {}          # storage ("core/services") → hooks; filled by apiserver.rest
+
+
+def hooks_for(res: Resource) -> RESTHooks:
+    return HOOKS.get(res.storage, _DEFAULT_HOOKS)
+
+
+_DEFAULT_HOOKS = RESTHooks()
+
+
+class GenericREST:
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self._ti: dict[tuple[str, str, str], TypeInfo] = {}
+
+    # ----------------------------------------------------------------- helpers
+    def typeinfo(self, res: Resource) -> TypeInfo:
+        k = (res.group, res.version, res.plural)
+        ti = self._ti.get(k)
+        if ti is None or res.custom:
+            ti = self._ti[k] = typeinfo_of(res)
+        return ti
+
+    def to_storage(self, res: Resource, obj: Obj) -> Obj:
+        if res.api_version == res.storage_version:
+            return obj
+        from pybernetes.api.conversion import convert
+        return convert(obj, res.storage_version)
+
+    def from_storage(self, res: Resource, obj: Obj) -> Obj:
+        if res.api_version == res.storage_version or obj.get("apiVersion") == res.api_version:
+            return obj
+        from pybernetes.api.conversion import convert
+        out = convert(obj, res.api_version)
+        out.setdefault("metadata", {})["resourceVersion"] = obj["metadata"].get("resourceVersion", "")
+        return out
+
+    @staticmethod
+    def encode(obj: Obj) -> bytes:
+        meta = obj["metadata"]
+        rv = meta.pop("resourceVersion", None)
+        try:
+            return orjson.dumps(obj)
+        finally:
+            if rv is not None:
+                meta["resourceVersion"] = rv
+
+    @staticmethod
+    def decode(kv: st.KV) -> Obj:
+        obj: Obj = orjson.loads(kv.value)
+        obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+        return obj
+
+    @staticmethod
+    def strategy(res: Resource, subresource: str = "") -> Strategy:
+        if subresource == "status":
+            return res.strategy.status_strategy()
+        return res.strategy
+
+    def not_found(self, res: Resource, name: str) -> NotFound:
+        return NotFound(res.plural, res.group, name)
+
+    def _check_meta(self, res: Resource, obj: Obj) -> list:
+        name_fn = res.strategy.name_fn or name_is_dns_subdomain
+        return validate_object_meta(obj["metadata"], namespaced=res.namespaced, name_fn=name_fn, path=Path("metadata"))
+
+    # ----------------------------------------------------------------- reads
+    async def get_kv(self, res: Resource, ns: str, name: str) -> st.KV:
+        kv = await self.state.store.get(res.key(ns, name))
+        if kv is None:
+            raise self.not_found(res, name)
+        return kv
+
+    async def get(self, res: Resource, ns: str, name: str, *, resource_version: str = "") -> Obj:
+        if resource_version == "0":
+            obj = self.state.cache.resource(res.storage).objects.get(res.key(ns, name))
+            if obj is None:
+                raise self.not_found(res, name)
+            return self.from_storage(res, obj)
+        if resource_version:
+            from pybernetes.apiserver.options import parse_rv
+            rev = parse_rv(resource_version)
+            try:
+                kv = await self.state.store.get(res.key(ns, name), revision=rev)
+            except st.Compacted as e:
+                raise errors.Expired(f"too old resource version: {rev} ({e.compacted + 1})") from None
+            except st.FutureRevision:
+                raise errors.Timeout(f"Too large resource version: {rev}, current: "
+                                     f"{await self.state.store.current_revision()}",
+                                     details={"causes": [{"reason": "ResourceVersionTooLarge",
+                                                          "message": "Too large resource version"}],
+                                              "retryAfterSeconds": 1}) from None
+            if kv is None:
+                raise self.not_found(res, name)
+            return self.from_storage(res, self.decode(kv))
+        return self.from_storage(res, self.decode(await self.get_kv(res, ns, name)))
+
+    # ----------------------------------------------------------------- create
+    def _admission(self) -> Any:
+        return self.state.admission
+
+    async def create(self, res: Resource, ns: str, obj: Obj, *, opts: WriteOptions, user: UserInfo,
+                     subresource: str = "", managed: bool = True) -> Obj:
+        strategy = self.strategy(res)
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            meta = obj["metadata"] = {}
+        self._bind_namespace(res, ns, meta)
+        if meta.get("resourceVersion"):
+            raise BadRequest("resourceVersion should not be set on objects to be created")
+        for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+            meta.pop(k, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        generate = not meta.get("name") and meta.get("generateName")
+        if generate:
+            meta["name"] = meta["generateName"] + _random_suffix()
+        strategy.default(obj)
+        attrs = Attributes("CREATE", res, subresource, ns, meta.get("name", ""), obj, None, user, opts.dry_run)
+        await self.state.admission.mutate(self.state, attrs)
+        strategy.prepare_for_create(obj)
+        errs = self._check_meta(res, obj) + strategy.validate(obj)
+        if errs:
+            raise Invalid(res.kind, res.group, meta.get("name") or meta.get("generateName", ""), errs)
+        await self.state.admission.validate(self.state, attrs)
+        for w in strategy.warnings_on_create(obj):
+            warnings.add(w)
+        if managed:
+            self._update_managed_fields(res, None, obj, opts, "")
+        strategy.canonicalize(obj)
+        hooks = hooks_for(res)
+        await hooks.before_create(self.state, res, obj, dry_run=opts.dry_run)
+        if opts.dry_run:
+            return obj
+        stored = self.to_storage(res, obj)
+        for attempt in range(GENERATE_TRIES):
+            try:
+                kv = await self.state.store.create(res.key(ns, meta["name"]), self.encode(stored))
+                break
+            except st.KeyExists:
+                if generate and attempt + 1 < GENERATE_TRIES:
+                    meta["name"] = meta["generateName"] + _random_suffix()
+                    stored["metadata"]["name"] = meta["name"]
+                    continue
+                await hooks.create_failed(self.state, res, obj)
+                raise errors.AlreadyExists(res.plural, res.group, meta["name"]) from None
+            except BaseException:
+                await hooks.create_failed(self.state, res, obj)
+                raise
+        meta["resourceVersion"] = str(kv.mod_revision)
+        return obj
+
+    def _bind_namespace(self, res: Resource, ns: str, meta: Obj) -> None:
+        if res.namespaced:
+            have = meta.get("namespace")
+            if not have:
+                meta["namespace"] = ns
+            elif ns and have != ns:
+                raise BadRequest("the namespace of the provided object does not match the namespace sent on the "
+                                 "request")
+        else:
+            meta.pop("namespace", None)
+
+    def _update_managed_fields(self, res: Resource, old: Obj | None, new: Obj, opts: WriteOptions,
+                               subresource: str) -> None:
+        from pybernetes.api.managedfields import update_managed_fields
+        update_managed_fields(old, new, manager=opts.field_manager or "unknown", operation="Update",
+                              subresource=subresource, ti=self.typeinfo(res), now=now_rfc3339(),
+                              api_version=res.api_version)
+
+    # ----------------------------------------------------------------- update
+    async def update(self, res: Resource, ns: str, name: str, obj: Obj, *, opts: WriteOptions, user: UserInfo,
+                     subresource: str = "") -> tuple[Obj, bool]:
+        """PUT: replace the object (or create it when the strategy allows). Returns (object, created)."""
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            meta = obj["metadata"] = {}
+        if meta.get("name") and meta["name"] != name:
+            raise BadRequest(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+        meta["name"] = name
+        self._bind_namespace(res, ns, meta)
+        want_rv = meta.get("resourceVersion", "")
+        strategy = self.strategy(res, subresource)
+
+        def apply(old: Obj) -> Obj:
+            new = copy.deepcopy(obj)
+            if want_rv and want_rv != old["metadata"]["resourceVersion"]:
+                raise Conflict(res.plural, res.group, name, errors.OPTIMISTIC_LOCK)
+            if not want_rv and not strategy.allow_unconditional_update:
+                raise Invalid(res.kind, res.group, name, [
+                    _invalid_rv()])
+            return new
+
+        try:
+            return await self.guaranteed_update(res, ns, name, apply, opts=opts, user=user, subresource=subresource,
+                                                precondition_rv=bool(want_rv)), False
+        except NotFound:
+            if subresource or not strategy.allow_create_on_update:
+                raise
+            meta.pop("resourceVersion", None)
+            return await self.create(res, ns, obj, opts=opts, user=user), True
+
+    async def guaranteed_update(self, res: Resource, ns: str, name: str, try_update: Callable[[Obj], Obj | Awaitable],
+                                *, opts: WriteOptions, user: UserInfo, subresource: str = "",
+                                precondition_rv: bool = False, managed: bool = True) -> Obj:
+        """Read, transform, validate and compare-and-swap, retrying on a lost race unless the caller pinned a
+        resourceVersion (then the race is the caller's Conflict), as upstream ``GuaranteedUpdate``."""
+        strategy = self.strategy(res, subresource)
+        key = res.key(ns, name)
+        for _attempt in range(UPDATE_TRIES):
+            kv = await self.state.store.get(key)
+            if kv is None:
+                raise self.not_found(res, name)
+            old = self.from_storage(res, self.decode(kv))
+            new = try_update(copy.deepcopy(old))
+            if hasattr(new, "__await__"):
+                new = await new  # type: ignore[misc]
+            new_meta = new.setdefault("metadata", {})
+            old_meta = old["metadata"]
+            # System fields always come from the stored object.
+            for k in SYSTEM_META:
+                if k in old_meta:
+                    new_meta[k] = old_meta[k]
+                else:
+                    new_meta.pop(k, None)
+            new_meta["name"], new_meta["resourceVersion"] = name, old_meta["resourceVersion"]
+            if res.namespaced:
+                new_meta["namespace"] = ns
+            new.setdefault("apiVersion", res.api_version)
+            new.setdefault("kind", res.kind)
+            strategy.default(new)
+            attrs = Attributes("UPDATE", res, subresource, ns, name, new, old, user, opts.dry_run)
+            await self.state.admission.mutate(self.state, attrs)
+            strategy.prepare_for_update(new, old)
+            errs = self._check_meta(res, new) + validate_object_meta_update(new_meta, old_meta, path=Path("metadata"))
+            errs += strategy.validate_update(new, old)
+            if errs:
+                raise Invalid(res.kind, res.group, name, errs)
+            await self.state.admission.validate(self.state, attrs)
+            for w in strategy.warnings_on_update(new, old):
+                warnings.add(w)
+            if managed:
+                self._update_managed_fields(res, old, new, opts, subresource)
+            strategy.canonicalize(new)
+            if _same(new, old):
+                return old
+            hooks = hooks_for(res)
+            await hooks.before_update(self.state, res, new, old, dry_run=opts.dry_run)
+            if opts.dry_run:
+                return new
+            # A deleting object whose last finalizer is gone is removed for good.
+            if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers") \
+                    and not hooks.on_delete(copy.deepcopy(new)):
+                try:
+                    deleted = await self.state.store.delete(key, expect_mod_revision=kv.mod_revision)
+                except st.RevisionMismatch:
+                    if precondition_rv:
+                        raise Conflict(res.plural, res.group, name, errors.OPTIMISTIC_LOCK) from None
+                    continue
+                except st.KeyNotFound:
+                    raise self.not_found(res, name) from None
+                await hooks.after_delete(self.state, res, new)
+                new_meta["resourceVersion"] = str(deleted.mod_revision)
+                return new
+            try:
+                out = await self.state.store.update(key, self.encode(self.to_storage(res, new)),
+                                                    expect_mod_revision=kv.mod_revision)
+            except st.RevisionMismatch:
+                await hooks.update_failed(self.state, res, new, old)
+                if precondition_rv:
+                    raise Conflict(res.plural, res.group, name, errors.OPTIMISTIC_LOCK) from None
+                continue
+            except st.KeyNotFound:
+                await hooks.update_failed(self.state, res, new, old)
+                raise self.not_found(res, name) from None
+            await hooks.after_update(self.state, res, new, old)
+            new_meta["resourceVersion"] = str(out.mod_revision)
+            return new
+        raise Conflict(res.plural, res.group, name, "too many concurrent updates; please retry")
+
+    # ----------------------------------------------------------------- delete
+    async def delete(self, res: Resource, ns: str, name: str, opts: DeleteOptions, *,
+                     user: UserInfo) -> tuple[Obj, bool]:
+        """Returns (object, deleted_now). Not deleted now: it stays with a deletionTimestamp (graceful deletion
+        or finalizers), as upstream's ``BeforeDelete``/``updateForGracefulDeletionAndFinalizers``."""
+        key = res.key(ns, name)
+        hooks = hooks_for(res)
+        for _attempt in range(UPDATE_TRIES):
+            kv = await self.state.store.get(key)
+            if kv is None:
+                raise self.not_found(res, name)
+            obj = self.from_storage(res, self.decode(kv))
+            meta = obj["metadata"]
+            pre = opts.preconditions
+            if pre.get("uid") and pre["uid"] != meta.get("uid"):
+                raise Conflict(res.plural, res.group, name,
+                               f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: "
+                               f"{meta.get('uid')}")
+            if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
+                raise Conflict(res.plural, res.group, name,
+                               f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
+                               f"ResourceVersion in object meta: {meta.get('resourceVersion')}")
+            attrs = Attributes("DELETE", res, "", ns, name, None, obj, user, opts.dry_run)
+            await self.state.admission.validate(self.state, attrs)
+            new = copy.deepcopy(obj)
+            nmeta = new["metadata"]
+            finalizers = list(nmeta.get("finalizers") or [])
+            policy = opts.propagation_policy
+            if policy is None and opts.orphan_dependents is not None:
+                policy = "Orphan" if opts.orphan_dependents else "Background"
+            if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+                finalizers = [f for f in finalizers if f != "orphan"]
+            elif policy == "Orphan" and "orphan" not in finalizers:
+                finalizers.append("orphan")
+                finalizers = [f for f in finalizers if f != "foregroundDeletion"]
+            elif policy == "Background":
+                finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
+            grace = hooks.grace_period(obj, opts.grace_period_seconds)
+            stays = hooks.on_delete(new)
+            already = bool(meta.get("deletionTimestamp"))
+            if already:
+                cur = meta.get("deletionGracePeriodSeconds", 0) or 0
+                if not finalizers and not stays and (grace == 0 or cur == 0):
+                    pass  # fall through to the real delete
+                elif grace < cur or finalizers != (meta.get("finalizers") or []):
+                    grace = min(grace, cur)
+                    nmeta["deletionGracePeriodSeconds"] = grace
+                    nmeta["deletionTimestamp"] = _plus_seconds(grace)
+                    if finalizers:
+                        nmeta["finalizers"] = finalizers
+                    return await self._write_deleting(res, key, kv, new, opts, name)
+                else:
+                    return obj, False
+            if finalizers or grace > 0 or stays:
+                if not already:
+                    nmeta["deletionTimestamp"] = _plus_seconds(grace)
+                    nmeta["deletionGracePeriodSeconds"] = grace
+                if finalizers:
+                    nmeta["finalizers"] = finalizers
+                else:
+                    nmeta.pop("finalizers", None)
+                if opts.dry_run:
+                    return new, False
+                try:
+                    return await self._write_deleting(res, key, kv, new, opts, name)
+                except _Retry:
+                    continue
+            if opts.dry_run:
+                return obj, True
+            try:
+                out = await self.state.store.delete(key, expect_mod_revision=kv.mod_revision)
+            except st.RevisionMismatch:
+                continue
+            except st.KeyNotFound:
+                raise self.not_found(res, name) from None
+            await hooks.after_delete(self.state, res, obj)
+            obj["metadata"]["resourceVersion"] = str(out.mod_revision)
+            return obj, True
+        raise Conflict(res.plural, res.group, name, "too many concurrent updates; please retry")
+
+    async def _write_deleting(self, res: Resource, key: str, kv: st.KV, new: Obj, opts: DeleteOptions,
+                              name: str) -> tuple[Obj, bool]:
+        if opts.dry_run:
+            return new, False
+        try:
+            out = await self.state.store.update(key, self.encode(self.to_storage(res, new)),
+                                                expect_mod_revision=kv.mod_revision)
+        except st.RevisionMismatch:
+            raise _Retry() from None
+        except st.KeyNotFound:
+            raise self.not_found(res, name) from None
+        new["metadata"]["resourceVersion"] = str(out.mod_revision)
+        return new, False
+
+    # ----------------------------------------------------------------- list
+    async def list(self, res: Resource, ns: str, opts: ListOptions,
+                   match: Callable[[Obj], bool] | None = None) -> Obj:
+        """A consistent list, served from the watch cache; continuation pages are read from the store at the
+        first page's revision so that pages are one snapshot."""
+        from pybernetes.apiserver.options import decode_continue, encode_continue, parse_rv
+        prefix = res.key_prefix(ns)
+        cache = self.state.cache
+        items: list[Obj]
+        if opts.continue_token:
+            cont = decode_continue(opts.continue_token, prefix)
+            rev = cont.rv
+            items, more, last = await self._list_store(res, prefix, rev, cont.start, opts.limit, match)
+        elif opts.resource_version_match == "Exact" and opts.resource_version not in ("", "0"):
+            rev = parse_rv(opts.resource_version)
+            items, more, last = await self._list_store(res, prefix, rev, "", opts.limit, match)
+        else:
+            if opts.resource_version == "":
+                rev = await cache.sync()
+            elif opts.resource_version == "0":
+                rev = cache.revision
+            else:
+                want = parse_rv(opts.resource_version)
+                try:
+                    await cache.wait_for(want, timeout=3.0)
+                except TimeoutError:
+                    raise errors.Timeout(f"Too large resource version: {want}, current: {cache.revision}",
+                                         details={"causes": [{"reason": "ResourceVersionTooLarge",
+                                                              "message": "Too large resource version"}],
+                                                  "retryAfterSeconds": 1}) from None
+                rev = cache.revision
+            all_items = cache.resource(res.storage).items(prefix)
+            if match is not None:
+                all_items = [o for o in all_items if match(o)]
+            more = 0
+            last = ""
+            if opts.limit and len(all_items) > opts.limit and opts.resource_version != "0":
+                more = len(all_items) - opts.limit
+                all_items = all_items[:opts.limit]
+                last = res.key(ns_of(all_items[-1]), all_items[-1]["metadata"]["name"])
+            items = all_items
+        lst: Obj = {"kind": res.list_kind or res.kind + "List", "apiVersion": res.api_version,
+                    "metadata": {"resourceVersion": str(rev)}}
+        if more:
+            lst["metadata"]["continue"] = encode_continue(rev, last, prefix)
+            if match is None:
+                lst["metadata"]["remainingItemCount"] = more
+        if res.api_version != res.storage_version:
+            items = [self.from_storage(res, o) for o in items]
+        lst["items"] = items
+        return lst
+
+    async def _list_store(self, res: Resource, prefix: str, rev: int, start: str, limit: int,
+                          match: Callable[[Obj], bool] | None) -> tuple[list[Obj], int, str]:
+        out: list[Obj] = []
+        cursor = start
+        while True:
+            try:
+                _, kvs = await self.state.store.list(prefix, revision=rev, start_after=cursor,
+                                                     limit=(limit + 1) if limit else 0)
+            except st.Compacted:
+                raise errors.Expired("The provided continue parameter is too old to display a consistent list "
+                                     "result. You can start a new list without the continue parameter, or use "
+                                     "the continue token in this response to retrieve the remainder of the results."
+                                     ) from None
+            except st.FutureRevision:
+                raise errors.Timeout(f"Too large resource version: {rev}") from None
+            for kv in kvs:
+                obj = self.decode(kv)
+                if match is None or match(obj):
+                    out.append(obj)
+                    if limit and len(out) > limit:
+                        more_key = res.key(ns_of(out[limit - 1]), out[limit - 1]["metadata"]["name"])
+                        return out[:limit], 1, more_key
+            if not limit or len(kvs) <= limit:
+                return out, 0, ""
+            cursor = kvs[-1].key
+
+
+class _Retry(Exception):
+    pass
+
+
+def ns_of(obj: Obj) -> str:
+    return obj.get("metadata", {}).get("namespace", "")
+
+
+def _random_suffix() -> str:
+    return "".join(secrets.choice(GENERATE_CHARS) for _ in range(5))
+
+
+def _plus_seconds(seconds: int) -> str:
+    import datetime
+    t = datetime.datetime.now(datetime.UTC).replace(microsecond=0) + datetime.timedelta(seconds=seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _invalid_rv() -> Any:
+    from pybernetes.api.field import invalid
+    return invalid("metadata.resourceVersion", 0, "must be specified for an update")
+
+
+def _same(new: Obj, old: Obj) -> bool:
+    """True when an update changes nothing but managed-field timestamps (upstream skips such writes)."""
+    if new.keys() != old.keys():
+        return False
+    for k, v in new.items():
+        if k == "metadata":
+            nm, om = v, old["metadata"]
+            if nm.keys() != om.keys():
+                return False
+            for mk, mv in nm.items():
+                if mk == "managedFields":
+                    if _strip_times(mv) != _strip_times(om.get(mk)):
+                        return False
+                elif mv != om[mk]:
+                    return False
+        elif v != old[k]:
+            return False
+    return True
+
+
+def _strip_times(mf: Any) -> Any:
+    if not isinstance(mf, list):
+        return mf
+    return [{k: v for k, v in e.items() if k != "time"} if isinstance(e, dict) else e for e in mf]
+
+
+__all__ = ["HOOKS", "APIError", "GenericREST", "RESTHooks", "hooks_for", "typeinfo_of"]

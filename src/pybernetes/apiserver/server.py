@@ -1,0 +1,153 @@
+"""Starting and stopping one API server: store → watch cache → registry → HTTPS listener → bootstrap.
+
+Start-up is a sequence of named steps; a failure says which step failed (as k3s does). ``port=0`` binds a free
+port, reported by :attr:`APIServer.port` once started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pathlib
+import ssl
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from pybernetes.api.builtin import builtin_registry
+from pybernetes.apiserver import bootstrap, kubeconfig
+from pybernetes.apiserver.admission import AdmissionChain
+from pybernetes.apiserver.app import make_app
+from pybernetes.apiserver.authn import Authenticator
+from pybernetes.apiserver.authz import AlwaysAllowAuthenticated
+from pybernetes.apiserver.certs import PKI, ensure_pki
+from pybernetes.apiserver.registry import GenericREST
+from pybernetes.apiserver.state import ServerConfig, ServerState
+from pybernetes.storage.interface import Store, open_store
+from pybernetes.storage.watchcache import WatchCache
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class APIServerOptions:
+    data_dir: pathlib.Path
+    bind_address: str = "0.0.0.0"
+    port: int = 6443
+    datastore_endpoint: str = ""
+    token: str | None = None
+    advertise_address: str = ""
+    tls_sans: list[str] = field(default_factory=list)
+    config: ServerConfig = field(default_factory=ServerConfig)
+
+
+class APIServer:
+    def __init__(self, opts: APIServerOptions) -> None:
+        self.opts = opts
+        self.pki: PKI | None = None
+        self.store: Store | None = None
+        self.cache: WatchCache | None = None
+        self.state: ServerState | None = None
+        self.runner: web.AppRunner | None = None
+        self.port = opts.port
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def url(self) -> str:
+        host = self.opts.bind_address
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"https://{host}:{self.port}"
+
+    async def start(self) -> None:
+        o = self.opts
+        step = "generate certificates"
+        try:
+            o.data_dir.mkdir(parents=True, exist_ok=True)
+            self.pki = ensure_pki(o.data_dir, extra_sans=o.tls_sans, service_ip=_first_service_ip(o.config))
+            step = "open the datastore"
+            endpoint = o.datastore_endpoint or f"sqlite://{o.data_dir / 'db' / 'state.db'}"
+            self.store = await open_store(endpoint)
+            step = "fill the watch cache"
+            self.cache = WatchCache(self.store)
+            await self.cache.start()
+            step = "build the API"
+            from pybernetes.apiserver import rest
+            rest.install()
+            authn = Authenticator(static_token=o.token)
+            cfg = o.config
+            state = ServerState(config=cfg, store=self.store, cache=self.cache, resources=builtin_registry(),
+                                authorizer=AlwaysAllowAuthenticated(), admission=AdmissionChain())
+            state.extra["authenticator"] = authn
+            state.extra["pki"] = self.pki
+            from pybernetes.apiserver.admit import default_plugins
+            state.admission.plugins.extend(default_plugins())
+            self.state = state
+            app, dispatcher = make_app(state, authn)
+            step = f"listen on {o.bind_address}:{o.port}"
+            self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, o.bind_address, o.port, ssl_context=self._ssl_context(),
+                               backlog=1024, reuse_address=True)
+            await site.start()
+            server = site._server
+            if server is not None and server.sockets:  # type: ignore[attr-defined]
+                self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+            cfg.port = self.port
+            cfg.advertise_address = o.advertise_address or _advertise(o.bind_address)
+            step = "bootstrap system objects"
+            await bootstrap.run(GenericREST(state), service_ip=_first_service_ip(cfg),
+                                endpoint_ip=cfg.advertise_address, endpoint_port=self.port)
+            from pybernetes.apiserver import crds
+            await crds.start(state, dispatcher)
+            dispatcher.ready = True
+        except StartupError:
+            raise
+        except Exception as e:
+            log.exception("apiserver start-up failed", extra={"step": step})
+            raise StartupError(f"failed to {step}: {e}") from e
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        assert self.pki is not None
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(self.pki.serving_cert, self.pki.serving_key)
+        ctx.load_verify_locations(self.pki.client_ca)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.set_alpn_protocols(["http/1.1"])
+        return ctx
+
+    def admin_kubeconfig(self, server: str | None = None) -> str:
+        assert self.pki is not None
+        return kubeconfig.render(server=server or self.url, ca_pem=self.pki.server_ca.read_bytes(),
+                                 cert_pem=self.pki.admin_cert.read_bytes(), key_pem=self.pki.admin_key.read_bytes())
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.cache is not None:
+            await self.cache.close()
+        if self.store is not None:
+            await self.store.close()
+
+
+def _first_service_ip(cfg: ServerConfig) -> str:
+    import ipaddress
+    net = ipaddress.ip_network(cfg.service_cidr, strict=False)
+    return str(net.network_address + 1)
+
+
+def _advertise(bind: str) -> str:
+    if bind not in ("0.0.0.0", "::", ""):
+        return bind
+    import socket
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))     # no packet is sent: this only picks the default route's address
+            return str(s.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
