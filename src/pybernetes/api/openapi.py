@@ -29,12 +29,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from pybernetes.api.resources import Registry, Resource
+from pybernetes.api.resources import Registry, Resource, Subresource
 from pybernetes.api.schema import SCALARS, Field, schema
 
 META = "k8s.io.apimachinery.pkg.apis.meta.v1."
@@ -131,7 +132,7 @@ def _gvk(group: str, version: str, kind: str) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------------- message schemas
 @functools.cache
-def _raw_fields() -> dict[int, dict]:
+def _raw_fields() -> dict[int, dict[str, Any]]:
     """Raw facts per Field object (by identity; the schema is cached for the process, so ids are stable).
 
     ``optional`` and field-level ``structType`` are not on :class:`~pybernetes.api.schema.Field`, and
@@ -195,7 +196,7 @@ def _finish(s: dict[str, Any], v3: bool) -> dict[str, Any]:
     return s
 
 
-def _field_schema(f: Field, raw: dict, v3: bool, deps: set[str]) -> dict[str, Any]:
+def _field_schema(f: Field, raw: dict[str, Any], v3: bool, deps: set[str]) -> dict[str, Any]:
     if f.map_key is not None:
         vs, zero = _type_schema(f.map_value or "string", v3, deps)
         if v3 and zero is not _NO_DEFAULT:
@@ -448,7 +449,10 @@ def _resource_ops(r: Resource) -> list[_Op]:
     return ops
 
 
-def _object_ops(op: Any, path: str, name: str, obj: str, params: tuple[Param, ...], verbs: set[str],
+_OpFn = Callable[..., None]
+
+
+def _object_ops(op: _OpFn, path: str, name: str, obj: str, params: tuple[Param, ...], verbs: set[str],
                 patch_types: tuple[str, ...], *, with_delete: bool, **kw: Any) -> None:
     if "get" in verbs:
         op(path, "get", "read", name, "get", params, ("200",), obj, **kw)
@@ -466,7 +470,7 @@ def _object_ops(op: Any, path: str, name: str, obj: str, params: tuple[Param, ..
            obj, body=obj, **kw)
 
 
-def _subresource_ops(op: Any, r: Resource, sub: Any, path: str, name: str, params: tuple[Param, ...],
+def _subresource_ops(op: _OpFn, r: Resource, sub: Subresource, path: str, name: str, params: tuple[Param, ...],
                      patch_types: tuple[str, ...]) -> None:
     title = sub.name[:1].upper() + sub.name[1:]
     if sub.name in _CONNECT and not r.group:
@@ -573,10 +577,10 @@ class _Docs:
 
     generation: int
     every_gv: list[dict[str, str]] = field(default_factory=list)
-    v3: dict[str, tuple[dict, bytes, str] | None] = field(default_factory=dict)   # doc path → (doc, json, etag)
-    index: dict | None = None
-    v2: dict | None = None
-    v2_json: bytes | None = None
+    v3: dict[str, tuple[dict[str, Any], bytes, str]] = field(default_factory=dict)          # path → doc, JSON, hash
+    index: dict[str, Any] | None = None
+    v2: dict[str, Any] | None = None
+    v2_json: tuple[bytes, str] | None = None                                                 # JSON, hash
     v2_pb: bytes | None = None
 
 
@@ -685,14 +689,19 @@ def v3_path_document(registry: Registry, path: str) -> tuple[dict[str, Any], byt
     ``apis/apps/v1``), its JSON bytes and content hash; None when nothing is served there."""
     d = _docs(registry)
     path = path.strip("/")
-    if path not in d.v3:
+    got = d.v3.get(path)
+    if got is None:
         doc = _document_v3(d, registry, path)
         if doc is None:
-            d.v3[path] = None
-        else:
-            body = orjson.dumps(doc)
-            d.v3[path] = (doc, body, hashlib.sha512(body).hexdigest().upper())
-    return d.v3[path]
+            return None                                 # not cached: clients could name endless unknown paths
+        body = orjson.dumps(doc)
+        got = d.v3[path] = (doc, body, _hash(body))
+    return got
+
+
+def _hash(body: bytes) -> str:
+    """Upstream's ETag: upper-case hex SHA-512 of the serialized document."""
+    return hashlib.sha512(body).hexdigest().upper()
 
 
 def _gv_path(group: str, version: str) -> str:
@@ -745,10 +754,12 @@ def v2_document(registry: Registry) -> dict[str, Any]:
     return d.v2
 
 
-def v2_json(registry: Registry) -> bytes:
+def v2_json(registry: Registry) -> tuple[bytes, str]:
+    """The v2 document's JSON bytes and their content hash (for ``ETag``)."""
     d = _docs(registry)
     if d.v2_json is None:
-        d.v2_json = orjson.dumps(v2_document(registry))
+        body = orjson.dumps(v2_document(registry))
+        d.v2_json = (body, _hash(body))
     return d.v2_json
 
 
@@ -762,6 +773,3 @@ def v2_protobuf(registry: Registry) -> bytes:
         d.v2_pb = encode_document(v2_document(registry))
     return d.v2_pb
 
-
-def v2_etag(registry: Registry) -> str:
-    return hashlib.sha512(v2_json(registry)).hexdigest().upper()
