@@ -299,6 +299,19 @@ def test_request_bodies_and_responses(registry: Registry) -> None:
     assert listing["application/json"]["schema"] == {"$ref": V3 + "io.k8s.api.apps.v1.DeploymentList"}
 
 
+@pytest.mark.parametrize(("options", "expected"), [
+    ("ListOptions", ["labelSelector", "fieldSelector", "watch", "allowWatchBookmarks", "resourceVersion",
+                     "resourceVersionMatch", "timeoutSeconds", "limit", "continue", "sendInitialEvents"]),
+    ("CreateOptions", ["dryRun", "fieldManager", "fieldValidation"]),
+    ("PatchOptions", ["dryRun", "force", "fieldManager", "fieldValidation"]),
+    ("UpdateOptions", ["dryRun", "fieldManager", "fieldValidation"]),
+])
+def test_options_parameters(options: str, expected: list[str]) -> None:
+    # Fields newer than 1.33 may follow (the facts are upstream's development line, e.g. ListOptions.shardSelector).
+    assert [p[0] for p in openapi.options_params(options)][:len(expected)] == expected
+    assert all(p[1] == "query" for p in openapi.options_params(options))
+
+
 # ---------------------------------------------------------------------------------------------- schemas
 def _schema(registry: Registry, group: str, version: str, name: str) -> dict:
     return openapi.v3_document(registry, group, version)["components"]["schemas"][name]
@@ -474,6 +487,8 @@ def test_documents_are_cached_per_generation_and_hashes_follow_content() -> None
     assert openapi.v3_document(reg, "apps", "v1") is apps
     assert openapi.v3_index(reg) is openapi.v3_index(reg)
     assert openapi.v2_protobuf(reg) is openapi.v2_protobuf(reg)
+    body, v2_hash = openapi.v2_json(reg)
+    assert openapi.v2_json(reg)[0] is body and len(v2_hash) == 128
     apps_hash = openapi.v3_etag(reg, "apps", "v1")
     reg.add(_crd(CRD_SCHEMA))
     crd_hash = openapi.v3_etag(reg, "stable.example.com", "v1")
