@@ -148,10 +148,9 @@ def _raw_fields() -> dict[int, dict[str, Any]]:
 @functools.cache
 def _gvk_index() -> dict[str, list[dict[str, str]]]:
     """message → its registered kinds, as upstream lists them in ``x-kubernetes-group-version-kind``."""
-    every = set(schema().raw.get("kindsInEveryGroupVersion", {}).values())
     out: dict[str, list[tuple[str, str, str]]] = {}
     for key, msg in schema().kinds.items():
-        if msg in every:
+        if msg in _every_gv_messages():
             continue
         gv, _, kind = key.rpartition("/")
         group, _, version = gv.rpartition("/")
@@ -159,7 +158,9 @@ def _gvk_index() -> dict[str, list[dict[str, str]]]:
     return {m: [_gvk(*t) for t in sorted(v)] for m, v in out.items()}
 
 
+@functools.cache
 def _every_gv_messages() -> frozenset[str]:
+    """DeleteOptions, WatchEvent, ...: registered in every group-version, so their GVK list follows the registry."""
     return frozenset(schema().raw.get("kindsInEveryGroupVersion", {}).values())
 
 
@@ -548,7 +549,7 @@ def _render_op(o: _Op, params: list[Param], v3: bool) -> dict[str, Any]:
     return out
 
 
-def render_paths(ops: list[_Op], v3: bool) -> dict[str, Any]:
+def _render_paths(ops: list[_Op], v3: bool) -> dict[str, Any]:
     """Path items; parameters shared by every operation of a path move to the path item (sorted, as upstream)."""
     by_path: dict[str, list[_Op]] = {}
     for o in ops:
@@ -664,8 +665,8 @@ def _document_v3(d: _Docs, registry: Registry, path: str) -> dict[str, Any] | No
         if version not in groups.get(group, ()) or (group == "" and parts[0] != "api"):
             return None
         ops, resources = _gv_ops(registry, group, version)
-        return _v3_shell(_definitions(d, resources, _op_refs(ops), True), render_paths(ops, True))
-    return _v3_shell(_definitions(d, [], _op_refs(ops), True), render_paths(ops, True))
+        return _v3_shell(_definitions(d, resources, _op_refs(ops), True), _render_paths(ops, True))
+    return _v3_shell(_definitions(d, [], _op_refs(ops), True), _render_paths(ops, True))
 
 
 def _v3_shell(defs: dict[str, Any], paths: dict[str, Any]) -> dict[str, Any]:
@@ -748,7 +749,7 @@ def v2_document(registry: Registry) -> dict[str, Any]:
                 gv_ops, gv_res = _gv_ops(registry, group, version)
                 ops += gv_ops
                 resources += gv_res
-        d.v2 = {"swagger": "2.0", "info": _INFO, "paths": render_paths(ops, False),
+        d.v2 = {"swagger": "2.0", "info": _INFO, "paths": _render_paths(ops, False),
                 "definitions": _definitions(d, resources, _op_refs(ops), False),
                 "securityDefinitions": _BEARER, "security": [{"BearerToken": []}]}
     return d.v2
