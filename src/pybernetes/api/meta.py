@@ -94,6 +94,7 @@ def split_key(key: str) -> tuple[str, str]:
 
 def controller_ref(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     """The ownerReference with ``controller: true`` (upstream ``GetControllerOf``), or None."""
+    ref: dict[str, Any]
     for ref in _meta(obj).get("ownerReferences") or ():
         if ref.get("controller") is True:
             return ref

@@ -50,13 +50,17 @@ _NANO = -9
 _MAX_INT64_FACTORS = 18
 
 
+_POW10: list[int] = [int(10**i) for i in range(64)]
+
+
 def _pow10(n: int) -> int:
-    return 10**n
+    """``10**n`` for n ≥ 0 (a table for the common exponents)."""
+    return _POW10[n] if 0 <= n < 64 else int(10**n)
 
 
 def _round_away(n: int, drop: int) -> int:
     """``n / 10**drop`` rounded away from zero (upstream RoundUp)."""
-    d = 10**drop
+    d = _pow10(drop)
     q, r = divmod(abs(n), d)
     if r:
         q += 1

@@ -46,7 +46,7 @@ def _parse_int64(s: str) -> int | None:
     return n if _MIN_INT64 <= n <= _MAX_INT64 else None
 
 
-class _GoStrings(tuple):
+class _GoStrings(tuple[str, ...]):
     """A ``[]string`` bad value, printed as Go's ``%#v`` does in field errors: ``[]string{"a", "b"}``."""
 
     __slots__ = ()
