@@ -641,6 +641,10 @@ def _event_fields(obj: Mapping[str, Any]) -> dict[str, str]:
     return f
 
 
+def _signer_fields(obj: Mapping[str, Any]) -> dict[str, str]:
+    return {"metadata.name": _s(_get(obj, "metadata", "name")), "spec.signerName": _s(_get(obj, "spec", "signerName"))}
+
+
 FieldsFn = Callable[[Mapping[str, Any]], dict[str, str]]
 
 #: Selectable fields per built-in (group, kind): the values a field selector is matched against.
@@ -656,8 +660,8 @@ FIELD_LABELS: dict[tuple[str, str], FieldsFn] = {
     ("", "ReplicationController"): _with(lambda o: {"status.replicas": _i(_get(o, "status", "replicas"))}),
     ("apps", "ReplicaSet"): _with(lambda o: {"status.replicas": _i(_get(o, "status", "replicas"))}),
     ("batch", "Job"): _with(lambda o: {"status.successful": _i(_get(o, "status", "succeeded"))}),
-    ("certificates.k8s.io", "CertificateSigningRequest"): lambda o: {
-        "metadata.name": _s(_get(o, "metadata", "name")), "spec.signerName": _s(_get(o, "spec", "signerName"))},
+    ("certificates.k8s.io", "CertificateSigningRequest"): _signer_fields,
+    ("certificates.k8s.io", "ClusterTrustBundle"): _signer_fields,
 }
 
 _EVENT_LABELS = tuple(f"involvedObject.{k}" for k in
