@@ -16,6 +16,7 @@ its payload's length first), which for a document of a few MB costs a few tens o
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,7 +26,12 @@ Enc = Callable[[Any], bytes]
 
 
 # ------------------------------------------------------------------------------------------- wire format
+_SMALL = [bytes((i,)) for i in range(128)]
+
+
 def _varint(n: int) -> bytes:
+    if 0 <= n < 128:                                             # lengths and keys: nearly always one byte
+        return _SMALL[n]
     out = bytearray()
     n &= 0xFFFFFFFFFFFFFFFF                                      # negative int64 → two's complement, 10 bytes
     while n > 0x7F:
@@ -35,6 +41,7 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+@functools.cache
 def _key(number: int, wire: int) -> bytes:
     return _varint(number << 3 | wire)
 
@@ -43,8 +50,10 @@ def _len(number: int, payload: bytes) -> bytes:
     return _key(number, 2) + _varint(len(payload)) + payload
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def string(number: int, value: str | None) -> bytes:
-    """A proto3 string field; the empty string is the default and is not written."""
+    """A proto3 string field; the empty string is the default and is not written. Cached: documents repeat the
+    same names, types and references thousands of times."""
     return _len(number, value.encode()) if value else b""
 
 
