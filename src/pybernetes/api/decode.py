@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
-import yaml
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from pybernetes.api import protobuf
 from pybernetes.api.schema import OBJECT_META, Field, schema
@@ -424,7 +424,7 @@ def _float32_key(f: float) -> str:
     return s
 
 
-class _GoYAMLLoader(_YAML_BASE):  # type: ignore[misc, valid-type]
+class _GoYAMLLoader(_YAML_BASE):  # type: ignore[misc]
     """PyYAML with go-yaml v2's scalar resolution and sigs.k8s.io/yaml's JSON conversion of keys and values."""
 
     def __init__(self, stream: Any) -> None:
@@ -747,7 +747,7 @@ def _base64_error(s: str) -> int | None:
 
 def _check_union(node: _Node, v: Any, path: str, struct: str, ctx: str, acc: _Acc) -> None:
     """JSONSchemaProps unions decode their schemas with a plain (non-strict) Unmarshal: unknown keys vanish."""
-    props_msg = _props(node.message).get("schema") if node.message else None  # type: ignore[arg-type]
+    props_msg = _props(node.message).get("schema") if node.message else None
     schema_msg = props_msg.message if props_msg else None
     acc.lenient += 1
     try:

@@ -376,7 +376,7 @@ def _map_entry(f: _Field, buf: bytes, pos: int, end: int) -> tuple[Any, Any]:
         else:
             pos = _skip(buf, pos, end, wire, number)
     if val is _OMIT:
-        val = _decode(_plan(f.sub), b"", 0, 0) if f.val_kind == MSG else ("" if f.val_kind == STRING else
+        val = _decode(_plan(f.sub or ""), b"", 0, 0) if f.val_kind == MSG else ("" if f.val_kind == STRING else
                                                                              b"" if f.val_kind == BYTES else
                                                                              _GO_ZERO.get(f.val_kind, 0))
         if f.val_kind == MSG and _plan(f.sub).special == "string-list":  # type: ignore[arg-type]
@@ -433,7 +433,7 @@ def _render(plan: _Plan, vals: dict[int, Any], buf: bytes) -> dict[str, Any]:
 def _is_zero(plan: _Plan, v: Any) -> bool:
     if plan.special in ("rfc3339", "rfc3339micro", "raw-json"):
         return v is None
-    return v == _decode(plan, b"", 0, 0)
+    return bool(v == _decode(plan, b"", 0, 0))
 
 
 # ---------------------------------------------------------------------------------------------------- special forms
@@ -561,9 +561,9 @@ def _decode_int_or_string(plan: _Plan, buf: bytes, pos: int, end: int) -> int | 
     v = _fields(plan, buf, pos, end)
     t = v.get(1, 0)
     if t == 0:
-        return v.get(2, 0)
+        return int(v.get(2, 0))
     if t == 1:
-        return v.get(3, "")
+        return str(v.get(3, ""))
     raise ProtobufError("impossible IntOrString.Type")
 
 
@@ -783,7 +783,8 @@ def _encode(plan: _Plan, value: Any, out: bytearray) -> None:
             continue
         v = value.get(f.key) if f.key else None
         if f.kind == MAP:
-            for k in sorted(v or ()):
+            v = v or {}
+            for k in sorted(v):
                 entry = bytearray()
                 _put_scalar(entry, 1, f.key_kind, k if f.key_kind == STRING else int(k))
                 if f.val_kind == MSG:
