@@ -257,3 +257,7 @@ def pod_qos_class(spec: Mapping[str, Any]) -> str:
     if guaranteed and len(requests) == len(limits):
         return "Guaranteed"
     return "Burstable"
+
+
+def qualified_name_errors(name: str, path: Path) -> list[FieldError]:
+    return [invalid(path, name, m) for m in names.qualified_name(name)]
