@@ -436,6 +436,9 @@ class _GoYAMLLoader(_YAML_BASE):  # type: ignore[misc]
             return _MERGE if value == "<<" else _GO_PLAIN
         return super().resolve(kind, value, implicit)
 
+    def construct_sequence(self, node: Any, deep: bool = False) -> list[Any]:
+        return [_jsonable(self.construct_object(child, deep=True)) for child in node.value]
+
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[str, Any]:
         self.flatten_mapping(node)
         out: dict[str, Any] = {}
@@ -485,6 +488,7 @@ def _jsonable(v: Any) -> Any:
 _GoYAMLLoader.add_constructor(_GO_PLAIN, lambda loader, node: go_yaml_scalar(node.value))
 _GoYAMLLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: node.value)
 _GoYAMLLoader.add_constructor("tag:yaml.org,2002:map", _GoYAMLLoader.construct_mapping)
+_GoYAMLLoader.add_constructor("tag:yaml.org,2002:seq", _GoYAMLLoader.construct_sequence)
 
 
 def _parse_yaml(body: bytes, duplicates: list[str] | None) -> Any:

@@ -148,6 +148,7 @@ data:
   anchor: &a hello
   alias: *a
 on: 1
+list: [1.0, 2.5, yes, [3.0]]
 1.5: half
 3: three
 """
@@ -155,7 +156,7 @@ on: 1
     assert obj == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"},
                    "data": {"quoted": "yes", "float": 2, "big": 1e30, "when": "2008-01-01T01:01:01Z",
                             "anchor": "hello", "alias": "hello"},
-                   "true": 1, "1.5": "half", "3": "three"}
+                   "true": 1, "list": [1, 2.5, True, [3]], "1.5": "half", "3": "three"}
     assert type(obj["data"]["float"]) is int                # Go's JSON writes 2.0 as 2
 
 
