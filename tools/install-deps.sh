@@ -4,6 +4,7 @@
 set -euo pipefail
 PKGS=(
   iproute2 procps ca-certificates openssl
+  etcd-server etcd-client
 )
 missing=()
 for p in "${PKGS[@]}"; do
