@@ -46,6 +46,8 @@ def parser() -> argparse.ArgumentParser:
                    help="sqlite:///PATH (default: <data-dir>/db/state.db) or etcd://HOST:PORT[,HOST:PORT]")
     s.add_argument("--token", default=None, help="cluster join token (default: generated, kept in <data-dir>/token)")
     s.add_argument("--disable-agent", action="store_true", help="do not run a node on this machine")
+    s.add_argument("--authorization-mode", choices=("RBAC", "AlwaysAllow"), default="RBAC",
+                   help="RBAC (default; system:masters may do anything) or AlwaysAllow (any authenticated user)")
     s.add_argument("--service-cidr", default="10.43.0.0/16")
     s.add_argument("--cluster-cidr", default="10.42.0.0/16")
     s.add_argument("--service-node-port-range", default="30000-32767")
@@ -95,6 +97,7 @@ async def run_server(args: argparse.Namespace) -> int:
     server = APIServer(APIServerOptions(data_dir=data_dir, bind_address=args.bind_address, port=args.port,
                                         datastore_endpoint=args.datastore_endpoint, token=token,
                                         advertise_address=args.advertise_address, tls_sans=args.tls_san,
+                                        authorization_mode=args.authorization_mode,
                                         config=cfg))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -47,6 +47,11 @@ async def run(rest: GenericREST, *, service_ip: str, endpoint_ip: str, endpoint_
                      "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
         "subsets": [{"addresses": [{"ip": endpoint_ip}],
                      "ports": [{"name": "https", "port": endpoint_port, "protocol": "TCP"}]}]})
+    from pybernetes.apiserver.bootstrap_rbac import cluster_role_bindings, cluster_roles
+    for role in cluster_roles():
+        await ensure(rest, "rbac.authorization.k8s.io", "v1", "clusterroles", "", role)
+    for binding in cluster_role_bindings():
+        await ensure(rest, "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "", binding)
     for name, value in (("system-cluster-critical", 2000000000), ("system-node-critical", 2000001000)):
         await ensure(rest, "scheduling.k8s.io", "v1", "priorityclasses", "", {
             "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},

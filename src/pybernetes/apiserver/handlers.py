@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from pybernetes.api import errors
-from pybernetes.api.decode import BodyError, check_object, parse_body
+from pybernetes.api.decode import BodyError, cannot_handle, check_object, parse_body
 from pybernetes.api.errors import APIError, BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
 from pybernetes.api.resources import Resource
 from pybernetes.api.typeinfo import TypeInfo
@@ -125,51 +125,49 @@ class ResourceHandler:
         body = await self.read_body(request)
         kind = kind or res.kind
         api_version = api_version or res.api_version
+        dups: list[str] = []
         try:
-            obj = parse_body(body, ct)
+            obj = parse_body(body, ct, duplicates=dups)
         except BodyError as e:
-            raise BadRequest(str(e)) from None
+            raise BadRequest(e.for_kind(kind)) from None
         if not isinstance(obj, dict):
-            raise BadRequest(f"{kind} in version \"{res.version}\" cannot be handled as a {kind}: "
-                             "the body must be a JSON object")
+            raise BadRequest(cannot_handle(kind, api_version.rpartition("/")[2], "the body must be a JSON object"))
         self.check_kind(obj, kind, api_version, res)
-        self.check_fields(obj, ti, mode=mode, kind=kind, version=api_version.rpartition("/")[2])
+        self.check_fields(obj, ti, mode=mode, kind=kind, version=api_version.rpartition("/")[2], duplicates=dups)
         return obj
 
     @staticmethod
     def check_kind(obj: Obj, kind: str, api_version: str, res: Resource) -> None:
         have_kind, have_av = obj.get("kind"), obj.get("apiVersion")
+        version = api_version.rpartition("/")[2]
         if (have_kind is not None and not isinstance(have_kind, str)) or \
                 (have_av is not None and not isinstance(have_av, str)):
-            raise BadRequest(f"{kind} in version \"{api_version.rpartition('/')[2]}\" cannot be handled as a "
-                             f"{kind}: apiVersion and kind must be strings")
-        if have_kind and have_kind != kind:
-            raise BadRequest(f"{have_kind} in version \"{(have_av or '').rpartition('/')[2]}\" cannot be handled as "
-                             f"a {kind}: no kind \"{have_kind}\" is registered for version \"{have_av}\" in "
-                             f"scheme \"pkg/api/legacyscheme/scheme.go:30\"" if not res.custom else
-                             f"the API version in the data ({have_av}) does not match the expected API version "
-                             f"({api_version})")
+            raise BadRequest(cannot_handle(kind, version, "apiVersion and kind must be strings"))
         if have_av and have_av != api_version:
             raise BadRequest(f"the API version in the data ({have_av}) does not match the expected API version "
                              f"({api_version})")
-        obj["apiVersion"], obj["kind"] = api_version, kind
-        # Keep apiVersion/kind first, as Go's encoder writes them.
-        for k in [k for k in obj if k not in ("apiVersion", "kind")]:
-            obj[k] = obj.pop(k)
+        if have_kind and have_kind != kind:
+            raise BadRequest(f"the kind in the data ({have_kind}) does not match the expected kind ({kind})")
+        # kind and apiVersion first, in that order, as the Go server writes TypeMeta.
+        rest = {k: obj.pop(k) for k in list(obj) if k not in ("apiVersion", "kind")}
+        obj.clear()
+        obj["kind"], obj["apiVersion"] = kind, api_version
+        obj.update(rest)
 
     @staticmethod
-    def check_fields(obj: Obj, ti: TypeInfo, *, mode: str, kind: str, version: str) -> None:
+    def check_fields(obj: Obj, ti: TypeInfo, *, mode: str, kind: str, version: str,
+                     duplicates: list[str] | None = None) -> None:
         result = check_object(obj, ti, mode=mode)
         if result.type_errors:
-            raise BadRequest(f"{kind} in version \"{version}\" cannot be handled as a {kind}: "
-                             + "; ".join(result.type_errors))
-        if result.unknown:
-            msgs = [f'unknown field "{p}"' for p in result.unknown]
+            raise BadRequest(cannot_handle(kind, version, result.type_errors[0]))
+        if mode == "Ignore":
+            return
+        msgs = result.strict_errors(duplicates or ())
+        if msgs:
             if mode == "Strict":
-                raise BadRequest("strict decoding error: " + ", ".join(msgs))
-            if mode == "Warn":
-                for m in msgs:
-                    warn.add(m)
+                raise BadRequest(cannot_handle(kind, version, "strict decoding error: " + ", ".join(msgs)))
+            for m in msgs:
+                warn.add(m)
 
     def write_options(self, request: web.Request, *, default_validation: str = "Warn") -> WriteOptions:
         opts = WriteOptions.parse(request.query, default_validation=default_validation)

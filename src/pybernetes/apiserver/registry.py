@@ -149,7 +149,8 @@ class GenericREST:
 
     def _check_meta(self, res: Resource, obj: Obj) -> list:
         name_fn = res.strategy.name_fn or name_is_dns_subdomain
-        return validate_object_meta(obj["metadata"], namespaced=res.namespaced, name_fn=name_fn, path=Path("metadata"))
+        return validate_object_meta(obj["metadata"], namespaced=res.namespaced, name_fn=name_fn,
+                                    path=Path("metadata"), standard_finalizers=not res.custom)
 
     # ----------------------------------------------------------------- reads
     async def get_kv(self, res: Resource, ns: str, name: str) -> st.KV:
@@ -206,7 +207,7 @@ class GenericREST:
         attrs = Attributes("CREATE", res, subresource, ns, meta.get("name", ""), obj, None, user, opts.dry_run)
         await self.state.admission.mutate(self.state, attrs)
         strategy.prepare_for_create(obj)
-        errs = self._check_meta(res, obj) + strategy.validate(obj)
+        errs = strategy.validate(obj) + self._check_meta(res, obj)
         if errs:
             raise Invalid(res.kind, res.group, meta.get("name") or meta.get("generateName", ""), errs)
         await self.state.admission.validate(self.state, attrs)
@@ -319,8 +320,9 @@ class GenericREST:
             attrs = Attributes("UPDATE", res, subresource, ns, name, new, old, user, opts.dry_run)
             await self.state.admission.mutate(self.state, attrs)
             strategy.prepare_for_update(new, old)
-            errs = self._check_meta(res, new) + validate_object_meta_update(new_meta, old_meta, path=Path("metadata"))
-            errs += strategy.validate_update(new, old)
+            errs = strategy.validate_update(new, old) + self._check_meta(res, new)
+            errs += validate_object_meta_update(new_meta, old_meta, path=Path("metadata"),
+                                                standard_finalizers=not res.custom)
             if errs:
                 raise Invalid(res.kind, res.group, name, errs)
             await self.state.admission.validate(self.state, attrs)

@@ -21,6 +21,7 @@ from pybernetes.apiserver.app import make_app
 from pybernetes.apiserver.authn import Authenticator
 from pybernetes.apiserver.authz import AlwaysAllowAuthenticated
 from pybernetes.apiserver.certs import PKI, ensure_pki
+from pybernetes.apiserver.rbac import RBACAuthorizer
 from pybernetes.apiserver.registry import GenericREST
 from pybernetes.apiserver.state import ServerConfig, ServerState
 from pybernetes.storage.interface import Store, open_store
@@ -42,6 +43,7 @@ class APIServerOptions:
     token: str | None = None
     advertise_address: str = ""
     tls_sans: list[str] = field(default_factory=list)
+    authorization_mode: str = "RBAC"
     config: ServerConfig = field(default_factory=ServerConfig)
 
 
@@ -80,8 +82,10 @@ class APIServer:
             rest.install()
             authn = Authenticator(static_token=o.token)
             cfg = o.config
+            authorizer = RBACAuthorizer(self.cache) if o.authorization_mode == "RBAC" else \
+                AlwaysAllowAuthenticated()
             state = ServerState(config=cfg, store=self.store, cache=self.cache, resources=builtin_registry(),
-                                authorizer=AlwaysAllowAuthenticated(), admission=AdmissionChain())
+                                authorizer=authorizer, admission=AdmissionChain())
             state.extra["authenticator"] = authn
             state.extra["pki"] = self.pki
             from pybernetes.apiserver.admit import default_plugins
