@@ -13,11 +13,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conformance import WAIT, StoreConformance, take
 
 from pybernetes.storage import sqlite as sqlite_store
 from pybernetes.storage.interface import KV, Compacted, Event, KeyExists, StoreError, Unavailable
 from pybernetes.storage.sqlite import SQLiteStore, prefix_end
+
+try:                    # --import-mode=importlib with the repository root on sys.path
+    from tests.unit.storage.conformance import WAIT, StoreConformance, take
+except ModuleNotFoundError:  # pytest's default (prepend) mode puts this directory on sys.path instead
+    from conformance import WAIT, StoreConformance, take  # type: ignore[no-redef]
 
 
 @pytest.fixture
@@ -363,3 +367,33 @@ async def test_compaction_in_small_steps_equals_one_step(tmp_path: Path, monkeyp
 async def test_open_rejects_bad_synchronous(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="synchronous"):
         await SQLiteStore.open(tmp_path / "x.db", synchronous="OFF")  # type: ignore[arg-type]
+
+
+async def test_replay_and_live_overlap_is_deduplicated(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Force the race the subscribe-then-replay order must survive: an event that is both published to the
+    fresh subscription and inside the replay's snapshot is yielded once."""
+    a = await store.create("/t/a", b"1")
+    real_read = store._read
+    raced: list[KV] = []
+
+    async def read_after_a_racing_write(fn, *args):  # type: ignore[no-untyped-def]
+        if not raced:
+            raced.append(await store.create("/t/b", b"2"))   # published into the watcher's buffer, then replayed
+        return await real_read(fn, *args)
+
+    monkeypatch.setattr(store, "_read", read_after_a_racing_write)
+    async with contextlib.aclosing(store.watch("/t/", from_revision=0)) as events:
+        assert [ev.kv for ev in await take(events, 2)] == [a, raced[0]]
+        d = await store.create("/t/d", b"4")
+        assert [ev.kv for ev in await take(events, 1)] == [d]
+
+
+@pytest.mark.parametrize(("synchronous", "level"), [("FULL", 2), ("NORMAL", 1), ("EXTRA", 3)])
+async def test_writer_runs_in_wal_with_the_chosen_sync_level(tmp_path: Path, synchronous: str, level: int) -> None:
+    s = await SQLiteStore.open(tmp_path / "state.db", synchronous=synchronous)  # type: ignore[arg-type]
+    try:
+        await s.create("/a", b"1")                 # the writer thread is idle again once this returns
+        assert s._wconn.execute("PRAGMA synchronous").fetchone()[0] == level
+        assert s._wconn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        await s.close()
