@@ -129,6 +129,11 @@ def default_volume(v: Obj) -> None:
     from pybernetes.api.kinds.volumes import VOLUME_SOURCES
     if not any(v.get(k) is not None for k in VOLUME_SOURCES):
         v["emptyDir"] = {}
+    default_volume_source(v)
+
+
+def default_volume_source(v: Obj) -> None:
+    """Per-source defaults, shared by pod volumes and PersistentVolume specs (same JSON keys)."""
     if (s := v.get("secret")) is not None and s.get("defaultMode") is None:
         s["defaultMode"] = DEFAULT_FILE_MODE
     if (s := v.get("configMap")) is not None and s.get("defaultMode") is None:

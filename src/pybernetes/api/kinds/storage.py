@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from pybernetes.api.field import FieldError, Path, forbidden, not_supported, required
 from pybernetes.api.kinds.common import dns_subdomain, immutable, validate_label_selector
 from pybernetes.api.kinds.pod import semantic_equal
+from pybernetes.api.kinds.pod_defaults import default_volume_source
 from pybernetes.api.kinds.pod_validation import validate_node_selector
 from pybernetes.api.kinds.resource_list import parse, validate_positive_quantity, validate_quantity_value
 from pybernetes.api.kinds.volumes import validate_volume_source
@@ -184,6 +185,7 @@ class PersistentVolumeStrategy(ClusterStrategy):
                 spec["persistentVolumeReclaimPolicy"] = "Retain"
             if spec.get("volumeMode") is None:
                 spec["volumeMode"] = "Filesystem"
+            default_volume_source(spec)
         status = obj.get("status")
         if isinstance(status, dict) and not status.get("phase"):
             status["phase"] = "Pending"
