@@ -108,9 +108,11 @@ _GET_AT = ("SELECT key, value, create_rev, rev, deleted FROM log WHERE key = ? A
            "ORDER BY rev DESC LIMIT 1")
 _LIST = ("SELECT k.key, l.value, k.create_rev, k.mod_rev FROM kv k JOIN log l ON l.rev = k.mod_rev "
          "WHERE k.key {op} ? AND k.key < ? ORDER BY k.key LIMIT ?")
-_LIST_AT = ("SELECT l.key, l.value, l.create_rev, l.rev FROM "
-            "(SELECT key, max(rev) AS rev FROM log WHERE key {op} ? AND key < ? AND rev <= ? GROUP BY key) m "
-            "JOIN log l ON l.rev = m.rev WHERE l.deleted = 0 ORDER BY l.key LIMIT ?")
+# Streams in key order (so LIMIT stops early): each logged version in range is kept iff it is its key's newest at
+# or below the revision. A GROUP BY form had to read the whole range first: 25 ms for a 500-key page of 10,000.
+_LIST_AT = ("SELECT l.key, l.value, l.create_rev, l.rev FROM log l WHERE l.key {op} ? AND l.key < ? "
+            "AND l.rev = (SELECT max(rev) FROM log WHERE key = l.key AND rev <= ?) AND l.deleted = 0 "
+            "ORDER BY l.key LIMIT ?")
 _COUNT = "SELECT count(*) FROM kv WHERE key >= ? AND key < ?"
 _EVENTS = ("SELECT l.rev, l.key, l.create_rev, l.prev_rev, l.deleted, l.value, p.value FROM log l "
            "LEFT JOIN log p ON p.rev = l.prev_rev WHERE l.rev > ? AND l.key >= ? AND l.key < ? "
