@@ -45,8 +45,11 @@ def default_hpa(obj: Obj) -> None:
             "type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION}}}]
     behavior = spec.get("behavior")
     if isinstance(behavior, dict):
-        behavior["scaleUp"] = _fill_rules(behavior.get("scaleUp"), SCALE_UP_DEFAULT)
-        behavior["scaleDown"] = _fill_rules(behavior.get("scaleDown"), SCALE_DOWN_DEFAULT)
+        up = _fill_rules(behavior.get("scaleUp"), SCALE_UP_DEFAULT)
+        down = _fill_rules(behavior.get("scaleDown"), SCALE_DOWN_DEFAULT)
+        rest = {k: v for k, v in behavior.items() if k not in ("scaleUp", "scaleDown")}
+        behavior.clear()
+        behavior.update(scaleUp=up, scaleDown=down, **rest)      # upstream's field order
 
 
 def _fill_rules(given: Any, defaults: Obj) -> Obj:
