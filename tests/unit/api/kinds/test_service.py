@@ -64,7 +64,8 @@ def test_headless_and_external_name() -> None:
     assert not service_needs_cluster_ip(out)
     selectorless, errs = create(S, {"metadata": {"name": "h"}, "spec": {"clusterIP": "None"}})
     assert errs == []
-    assert selectorless["spec"]["ipFamilyPolicy"] == "RequireDualStack"
+    assert selectorless["spec"]["ipFamilyPolicy"] == "RequireDualStack"      # even on a single-stack cluster
+    assert selectorless["spec"]["ipFamilies"] == ["IPv4", "IPv6"]
     ext, errs = create(S, {"metadata": {"name": "e"}, "spec": {"type": "ExternalName",
                                                                "externalName": "example.com."}})
     assert errs == []
