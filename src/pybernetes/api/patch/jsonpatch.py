@@ -39,8 +39,8 @@ def apply(doc: Any, ops: Any, *, max_copy_bytes: int = MAX_COPY_BYTES) -> Any:
     """Apply the decoded operations ``ops`` to ``doc`` (a JSON object or array) and return the new document."""
     patch = _operations(ops)
     if len(patch) > MAX_OPERATIONS:
-        raise PatchError(f"The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {len(patch)}",
-                         code=413, reason="RequestEntityTooLarge")
+        raise PatchError("Request entity too large: The allowed maximum operations in a JSON patch is "
+                         f"{MAX_OPERATIONS}, got {len(patch)}", code=413, reason="RequestEntityTooLarge")
     if not isinstance(doc, (dict, list)):
         raise invalid(f"json: cannot unmarshal {json_kind(doc)} into Go value of type jsonpatch.partialDoc")
     state = _State(clone(doc), max_copy_bytes)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pybernetes.api.patch import bad_request, clone, internal
+from pybernetes.api.patch import bad_request, clone, internal, json_kind
 
 
 def apply(doc: Any, patch: Any) -> Any:
@@ -29,6 +29,18 @@ def apply(doc: Any, patch: Any) -> Any:
     out = clone(doc)
     _merge_into(out, patch)
     return out
+
+
+def strict_errors(patch: Any) -> list[str]:
+    """What upstream's strict decoding of the body adds under ``fieldValidation=Strict|Warn``.
+
+    It first decodes the body into a JSON object, so an array or scalar body is a 400 there (instead of replacing
+    the document); the duplicate keys it would report are gone once a body is decoded, so nothing is returned.
+    """
+    if patch is not None and not isinstance(patch, dict):
+        raise bad_request(f"error decoding patch: json: cannot unmarshal {json_kind(patch)} into Go value of type "
+                          "map[string]interface {}")
+    return []
 
 
 def _merge_into(doc: dict[str, Any], patch: dict[str, Any]) -> None:

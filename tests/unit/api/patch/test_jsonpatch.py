@@ -195,7 +195,8 @@ def test_more_than_10000_operations_is_413() -> None:
     with pytest.raises(PatchError) as info:
         jsonpatch.apply(doc(), [test] * 10001)
     assert (info.value.code, info.value.reason, info.value.message) == (
-        413, "RequestEntityTooLarge", "The allowed maximum operations in a JSON patch is 10000, got 10001")
+        413, "RequestEntityTooLarge",
+        "Request entity too large: The allowed maximum operations in a JSON patch is 10000, got 10001")
 
 
 def test_copies_are_limited_in_size() -> None:

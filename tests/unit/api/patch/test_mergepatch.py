@@ -94,3 +94,12 @@ def test_kubectl_merge_patches(command: str, patch: Any, check: Any) -> None:
     before = copy.deepcopy(DEPLOYMENT)
     assert check(mergepatch.apply(DEPLOYMENT, patch)), command
     assert before == DEPLOYMENT
+
+
+def test_strict_decoding_wants_an_object() -> None:
+    assert mergepatch.strict_errors({"a": None}) == []
+    assert mergepatch.strict_errors(None) == []
+    with pytest.raises(PatchError) as info:
+        mergepatch.strict_errors(["c"])
+    assert (info.value.code, info.value.message) == (
+        400, "error decoding patch: json: cannot unmarshal array into Go value of type map[string]interface {}")
