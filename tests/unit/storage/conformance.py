@@ -169,6 +169,16 @@ class StoreConformance:
         revs = sorted(r.mod_revision for r in results if isinstance(r, KV))
         assert revs == list(range(revs[0], revs[0] + 11))              # failures consume no revision
 
+    async def test_reads_see_every_acknowledged_write(self, store: Store) -> None:
+        assert await store.get("/t/a") is None and (await store.list("/t/"))[1] == []
+        v1 = await store.create("/t/a", b"1")
+        assert await store.get("/t/a") == v1 and (await store.list("/t/"))[1] == [v1]
+        v2 = await store.update("/t/a", b"2", expect_mod_revision=v1.mod_revision)
+        assert await store.get("/t/a") == v2 and (await store.list("/t/")) == (v2.mod_revision, [v2])
+        gone = await store.delete("/t/a")
+        assert await store.get("/t/a") is None and await store.count("/t/") == 0
+        assert (await store.list("/t/"))[0] == gone.mod_revision
+
     # ------------------------------------------------------------------ list / count
 
     async def test_list_by_prefix_in_key_order(self, store: Store) -> None:
