@@ -1,0 +1,609 @@
+"""Field sets: the fields of an object a manager owns, and their ``FieldsV1`` wire form.
+
+Server-side apply tracks ownership per field path, exactly as kubernetes-sigs/structured-merge-diff (SMD) v4
+``fieldpath`` does. A path element is kept as its *serialized* string, the form ``FieldsV1`` uses as JSON keys:
+
+- ``f:<name>``                 a field of a struct or a key of a map (``f:spec``, ``f:app.kubernetes.io/name``)
+- ``k:{"name":"web"}``         an element of a map-list, by its key fields (sorted by name, Go JSON values)
+- ``v:"x"``                    an element of a set-list, by its value
+- ``i:0``                      an element by index (only ever in paths, never produced for ownership)
+
+A set is stored as a tree in ``FieldsV1`` form: a node is a dict from path element to child node; a node is a
+*member* of the set when it is ``{}`` or holds the ``"."`` key, and ``"."`` appears only beside children. So a
+decoded ``managedFields[].fieldsV1`` that is already canonical *is* the tree and needs no copy; only output is
+sorted into upstream's order (``"."`` first, then field names, keys, values, indices as ``PathElement.Compare``).
+Trees are never mutated once built, so operations share unchanged subtrees.
+
+``fieldset_of`` computes what an object sets (SMD ``TypedValue.ToFieldSet``) from a
+:class:`~pybernetes.api.typeinfo.TypeInfo`; the type facts it needs are compiled once per type into
+:class:`TypeNode` and cached, so the walk itself does dict lookups only.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pybernetes.api.typeinfo import TypeInfo
+
+Path = tuple[str, ...]
+Tree = dict[str, Any]
+
+ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "ABSENT"})()  # a missing key, unlike JSON null
+
+# ---------------------------------------------------------------------------------------------- path elements
+_ESCAPE = re.compile(r'[\x00-\x1f"\\<>&\u2028\u2029]')
+_GO_HTML = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def go_json(v: Any) -> str:
+    """JSON as Go's encoding/json writes it (HTML-safe escapes, Go float format, map keys sorted)."""
+    t = type(v)
+    if t is str:
+        if _ESCAPE.search(v) is None:
+            return '"' + v + '"'
+        s = json.dumps(v, ensure_ascii=False)
+        for c, e in _GO_HTML.items():
+            s = s.replace(c, e)
+        return s
+    if t is bool:
+        return "true" if v else "false"
+    if t is int:
+        return str(v)
+    if t is float:
+        return _go_float(v)
+    if v is None:
+        return "null"
+    if t is list:
+        return "[" + ",".join(go_json(x) for x in v) + "]"
+    if t is dict:
+        return "{" + ",".join(go_json(k) + ":" + go_json(v[k]) for k in sorted(v)) + "}"
+    raise TypeError(f"not a JSON value: {v!r}")
+
+
+def _go_float(f: float) -> str:
+    if f == int(f) and abs(f) < 1e21:
+        return str(int(f))
+    a = abs(f)
+    if a < 1e-6 or a >= 1e21:
+        s = repr(f)
+        return re.sub(r"e([+-])0(\d)$", r"e\1\2", s) if "e-0" in s else s
+    s = repr(f)
+    return format(decimal.Decimal(s), "f") if "e" in s else s
+
+
+def field(name: str) -> str:
+    """Path element for a struct field or map key."""
+    return "f:" + name
+
+
+def key(fields: dict[str, Any]) -> str:
+    """Path element for a map-list element with these key fields."""
+    return "k:{" + ",".join(go_json(n) + ":" + go_json(fields[n]) for n in sorted(fields)) + "}"
+
+
+def value(v: Any) -> str:
+    """Path element for a set-list element."""
+    return "v:" + go_json(v)
+
+
+def index(i: int) -> str:
+    return "i:" + str(i)
+
+
+def make_path(*parts: Any) -> Path:
+    """``make_path("spec", "containers", {"name": "web"}, "image")``: str → field, dict → key, int → index."""
+    out = []
+    for p in parts:
+        if isinstance(p, str):
+            out.append(p if p[:2] in ("f:", "k:", "v:", "i:") else field(p))
+        elif isinstance(p, dict):
+            out.append(key(p))
+        elif isinstance(p, int) and not isinstance(p, bool):
+            out.append(index(p))
+        else:
+            raise TypeError(f"bad path part {p!r}")
+    return tuple(out)
+
+
+_PARSED: dict[str, tuple[str, Any]] = {}
+
+
+def parse_pe(pe: str) -> tuple[str, Any]:
+    """("f", name) | ("k", ((name, value), ...)) | ("v", value) | ("i", int); ValueError when malformed."""
+    got = _PARSED.get(pe)
+    if got is not None:
+        return got
+    if len(pe) < 2 or pe[1] != ":":
+        raise ValueError(f"invalid path element {pe!r}")
+    t = pe[0]
+    if t == "f":
+        got = ("f", pe[2:])
+    elif t == "k":
+        d = json.loads(pe[2:])
+        if type(d) is not dict:
+            raise ValueError(f"invalid key path element {pe!r}")
+        got = ("k", tuple(sorted(d.items(), key=lambda kv: kv[0])))
+    elif t == "v":
+        got = ("v", json.loads(pe[2:]))
+    elif t == "i":
+        got = ("i", int(pe[2:]))
+    else:
+        got = ("?", pe)
+    if len(_PARSED) > 50000:
+        _PARSED.clear()
+    _PARSED[pe] = got
+    return got
+
+
+def canonical_pe(pe: str) -> str | None:
+    """The canonical spelling of a path element; None for an unknown element type (upstream drops those)."""
+    if pe[:2] == "f:":
+        return pe
+    t, payload = parse_pe(pe)
+    if t == "k":
+        return "k:{" + ",".join(go_json(n) + ":" + go_json(v) for n, v in payload) + "}"
+    if t == "v":
+        return "v:" + go_json(payload)
+    if t == "i":
+        return "i:" + str(payload)
+    return None
+
+
+def _vkey(v: Any) -> tuple:
+    """Sort key giving SMD's ``value.Compare`` order: numbers, strings, bools, lists, maps, null."""
+    t = type(v)
+    if t is bool:
+        return (2, v)
+    if t is int or t is float:
+        return (0, v)
+    if t is str:
+        return (1, v)
+    if t is list:
+        return (3, tuple(_vkey(x) for x in v))
+    if t is dict:
+        return (4, tuple((k, _vkey(v[k])) for k in sorted(v)))
+    return (5,)
+
+
+def pe_sort_key(pe: str) -> tuple:
+    """Sort key giving SMD's ``PathElement.Compare`` order: fields, keys, values, indices."""
+    if pe[:2] == "f:":
+        return (0, pe[2:])
+    t, payload = parse_pe(pe)
+    if t == "k":
+        return (1, tuple((n, _vkey(v)) for n, v in payload))
+    if t == "v":
+        return (2, _vkey(payload))
+    return (3, payload) if t == "i" else (4, payload)
+
+
+def _pe_less(a: str, b: str) -> bool:
+    if a[:2] == "f:" and b[:2] == "f:":
+        return a < b
+    return pe_sort_key(a) < pe_sort_key(b)
+
+
+def go_quote(s: str) -> str:
+    """Go's ``%q``: printable characters kept, the rest escaped."""
+    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
+        return '"' + s + '"'
+    out = ['"']
+    short = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+             '"': '\\"', "\\": "\\\\"}
+    for c in s:
+        if c in short:
+            out.append(short[c])
+        elif c.isprintable():
+            out.append(c)
+        elif ord(c) < 0x80:
+            out.append(f"\\x{ord(c):02x}")
+        elif ord(c) < 0x10000:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(f"\\U{ord(c):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def _go_string(v: Any) -> str:
+    """SMD ``value.ToString``, used in conflict messages."""
+    t = type(v)
+    if v is None:
+        return "null"
+    if t is str:
+        return go_quote(v)
+    if t is bool:
+        return "true" if v else "false"
+    if t is float:
+        return str(int(v)) if v == int(v) and abs(v) < 1e21 else repr(v)
+    if t is list:
+        return "[" + ",".join(_go_string(x) for x in v) + "]"
+    if t is dict:
+        return "".join(f"{k}={_go_string(x)}" for k, x in v.items())
+    return str(v)
+
+
+def pe_string(pe: str) -> str:
+    t, payload = parse_pe(pe)
+    if t == "f":
+        return "." + payload
+    if t == "k":
+        return "[" + ",".join(f"{n}={_go_string(v)}" for n, v in payload) + "]"
+    if t == "v":
+        return "[=" + _go_string(payload) + "]"
+    if t == "i":
+        return f"[{payload}]"
+    return "{{invalid path element}}"
+
+
+def path_string(path: Iterable[str]) -> str:
+    """``.spec.template.spec.containers[name="web"].image``, as upstream prints a ``fieldpath.Path``."""
+    return "".join(pe_string(pe) for pe in path)
+
+
+# ---------------------------------------------------------------------------------------------- tree operations
+def is_member(n: Tree) -> bool:
+    return not n or "." in n
+
+
+def kids(n: Tree) -> Tree:
+    """The children of a node (the node itself when it carries no ``"."``)."""
+    if "." not in n:
+        return n
+    return {k: v for k, v in n.items() if k != "."}
+
+
+def node(member: bool, children: Tree) -> Tree | None:
+    """A node from its membership and children; None when it would be neither."""
+    if not children:
+        return {} if member else None
+    if member:
+        out: Tree = {".": {}}
+        out.update(children)
+        return out
+    return children
+
+
+def as_member(n: Tree | None) -> Tree:
+    if n is None:
+        return {}
+    return n if (not n or "." in n) else node(True, n)  # type: ignore[return-value]
+
+
+def union(a: Tree, b: Tree) -> Tree:
+    """Children maps a ∪ b."""
+    if not a or a is b:
+        return b
+    if not b:
+        return a
+    out = dict(a)
+    for k, bn in b.items():
+        an = out.get(k)
+        if an is None:
+            out[k] = bn
+        elif an is not bn:
+            out[k] = node(is_member(an) or is_member(bn), union(kids(an), kids(bn)))  # type: ignore[assignment]
+    return out
+
+
+def intersection(a: Tree, b: Tree) -> Tree:
+    if len(a) > len(b):
+        a, b = b, a
+    out: Tree = {}
+    for k, an in a.items():
+        bn = b.get(k)
+        if bn is not None:
+            n = node(is_member(an) and is_member(bn), intersection(kids(an), kids(bn)))
+            if n is not None:
+                out[k] = n
+    return out
+
+
+def intersects(a: Tree, b: Tree) -> bool:
+    if len(a) > len(b):
+        a, b = b, a
+    for k, an in a.items():
+        bn = b.get(k)
+        if bn is not None and ((is_member(an) and is_member(bn)) or intersects(kids(an), kids(bn))):
+            return True
+    return False
+
+
+def difference(a: Tree, b: Tree) -> Tree:
+    """SMD ``Set.Difference``: members of a not members of b; subtrees compared child by child."""
+    if not b or not a:
+        return a
+    out: Tree = {}
+    changed = False
+    for k, an in a.items():
+        bn = b.get(k)
+        if bn is None:
+            out[k] = an
+            continue
+        ka = kids(an)
+        kd = difference(ka, kids(bn))
+        m = is_member(an) and not is_member(bn)
+        if kd is ka and m == is_member(an):
+            out[k] = an
+            continue
+        changed = True
+        n = node(m, kd)
+        if n is not None:
+            out[k] = n
+    return out if changed else a
+
+
+def recursive_difference(a: Tree, b: Tree) -> Tree:
+    """SMD ``Set.RecursiveDifference``: a member of b removes the whole subtree from a."""
+    if not b or not a:
+        return a
+    out: Tree = {}
+    for k, an in a.items():
+        bn = b.get(k)
+        if bn is None:
+            out[k] = an
+        elif not is_member(bn):
+            n = node(is_member(an), recursive_difference(kids(an), kids(bn)))
+            if n is not None:
+                out[k] = n
+    return out
+
+
+def _leaves(a: Tree) -> Tree:
+    out: Tree = {}
+    for k, n in a.items():
+        if not n:
+            out[k] = {}
+        else:
+            sub = _leaves(kids(n))
+            if sub:
+                out[k] = sub
+    return out
+
+
+def _size(a: Tree) -> int:
+    return sum(is_member(n) + _size(kids(n)) for n in a.values())
+
+
+def _iterate(a: Tree, prefix: Path) -> Iterator[Path]:
+    """Members in upstream's ``Set.Iterate`` order: a level's members first, then its children, all sorted."""
+    ks = sorted(a, key=pe_sort_key)
+    for k in ks:
+        if is_member(a[k]):
+            yield (*prefix, k)
+    for k in ks:
+        n = a[k]
+        if n and (len(n) > 1 or "." not in n):
+            yield from _iterate(kids(n), (*prefix, k))
+
+
+def sorted_tree(a: Tree, root: bool = True) -> Tree:
+    """The tree in upstream's key order; returns ``a`` itself when it already is (no copy)."""
+    prev = None
+    ordered, changed = True, False
+    fields_only = True
+    items = []
+    for i, (k, n) in enumerate(a.items()):
+        if k == ".":
+            ordered = ordered and i == 0
+            continue
+        if k[:2] != "f:":
+            fields_only = False
+        if ordered and prev is not None and not _pe_less(prev, k):
+            ordered = False
+        prev = k
+        if n:
+            s = sorted_tree(n, False)
+            changed = changed or s is not n
+            n = s
+        items.append((k, n))
+    if ordered and not changed:
+        return a
+    if not ordered:
+        items.sort(key=_first if fields_only else _first_pe)
+    out: Tree = {".": {}} if (not root and "." in a) else {}
+    out.update(items)
+    return out
+
+
+def _first(kv: tuple[str, Any]) -> str:
+    return kv[0]
+
+
+def _first_pe(kv: tuple[str, Any]) -> tuple:
+    return pe_sort_key(kv[0])
+
+
+def _copy_sorted(a: Tree, root: bool = True) -> Tree:
+    out: Tree = {}
+    if not root and "." in a:
+        out["."] = {}
+    for k in sorted((k for k in a if k != "."), key=pe_sort_key):
+        out[k] = _copy_sorted(a[k], False)
+    return out
+
+
+def _canonical(a: Any, root: bool) -> bool:
+    """True when ``a`` is exactly what upstream would serialize (so it can serve as the tree, uncopied)."""
+    if type(a) is not dict:
+        return False
+    prev = None
+    for i, (k, n) in enumerate(a.items()):
+        if type(n) is not dict:
+            return False
+        if k == ".":
+            if root or i != 0 or n or len(a) == 1:
+                return False
+            continue
+        if k[:2] != "f:":
+            try:
+                if canonical_pe(k) != k:
+                    return False
+            except ValueError:
+                return False
+        if prev is not None and not _pe_less(prev, k):
+            return False
+        prev = k
+        if n and not _canonical(n, False):
+            return False
+    return True
+
+
+def _from_v1(d: Any) -> tuple[Tree, bool]:
+    """Children and membership of a FieldsV1 node, as upstream's ``readIterV1`` (unknown elements dropped)."""
+    if type(d) is not dict:
+        raise ValueError("fieldsV1 node is not an object")
+    children: Tree = {}
+    member = False
+    for k, v in d.items():
+        if k == ".":
+            member = True
+            continue
+        pe = canonical_pe(k)
+        if pe is None:
+            continue
+        sub, sub_member = _from_v1(v)
+        n = node(sub_member, sub)
+        if n is None:
+            continue
+        old = children.get(pe)
+        children[pe] = n if old is None else node(is_member(old) or sub_member, union(kids(old), sub))
+    if not children:
+        member = True
+    return children, member
+
+
+def decode_fields_v1(d: Any) -> Tree:
+    """The tree of a FieldsV1 object; the object itself when canonical (then it must not be mutated)."""
+    if _canonical(d, True):
+        return d  # type: ignore[no-any-return]
+    if d == {} or d is None:
+        return {}
+    children, _ = _from_v1(d)
+    return children
+
+
+def _go_json_tree(a: Tree) -> str:
+    return "{" + ",".join(go_json(k) + ":" + _go_json_tree(n) for k, n in a.items()) + "}"
+
+
+# ---------------------------------------------------------------------------------------------- FieldSet
+class FieldSet:
+    """An immutable set of field paths (SMD ``fieldpath.Set``); ``|``, ``&``, ``-`` are union, intersection and
+    (non-recursive) difference. Iteration yields member paths in upstream's ``Set.Iterate`` order."""
+
+    __slots__ = ("_h", "_t")
+
+    def __init__(self, paths: Iterable[Path] = ()) -> None:
+        t: Tree = {}
+        for p in paths:
+            if not p:
+                continue                       # the whole object is never owned
+            n: Tree = {}
+            for pe in reversed(p):
+                n = {pe: n}
+            t = union(t, n)
+        self._t = t
+        self._h: int | None = None
+
+    @classmethod
+    def of_tree(cls, tree: Tree) -> FieldSet:
+        """Wrap a tree (FieldsV1 form, never mutated afterwards) without copying it."""
+        fs = cls.__new__(cls)
+        fs._t = tree
+        fs._h = None
+        return fs
+
+    @property
+    def tree(self) -> Tree:
+        """The FieldsV1-form tree (shared: treat as immutable)."""
+        return self._t
+
+    @classmethod
+    def from_fields_v1(cls, d: dict[str, Any]) -> FieldSet:
+        """Parse a FieldsV1 object (``managedFields[].fieldsV1``); ValueError when malformed."""
+        if type(d) is not dict:
+            raise ValueError("fieldsV1 must be an object")
+        return cls.of_tree(_copy_sorted(decode_fields_v1(d)))
+
+    def to_fields_v1(self) -> dict[str, Any]:
+        """A fresh FieldsV1 object in upstream's order (``"."`` first, then fields, keys, values, indices)."""
+        return _copy_sorted(self._t)
+
+    def to_json(self) -> bytes:
+        """The FieldsV1 bytes exactly as the Go API server writes them (protobuf ``FieldsV1.Raw``)."""
+        return _go_json_tree(sorted_tree(self._t)).encode()
+
+    def union(self, other: FieldSet) -> FieldSet:
+        return FieldSet.of_tree(union(self._t, other._t))
+
+    def intersection(self, other: FieldSet) -> FieldSet:
+        return FieldSet.of_tree(intersection(self._t, other._t))
+
+    def difference(self, other: FieldSet) -> FieldSet:
+        return FieldSet.of_tree(difference(self._t, other._t))
+
+    def recursive_difference(self, other: FieldSet) -> FieldSet:
+        return FieldSet.of_tree(recursive_difference(self._t, other._t))
+
+    __or__ = union
+    __and__ = intersection
+    __sub__ = difference
+
+    def has(self, path: Path) -> bool:
+        if not path:
+            return False
+        n: Tree | None = self._t
+        for pe in path:
+            if n is None:
+                return False
+            n = n.get(pe)
+        return n is not None and is_member(n)
+
+    __contains__ = has
+
+    def with_prefix(self, pe: str) -> FieldSet:
+        n = self._t.get(pe)
+        return FieldSet.of_tree(kids(n) if n else {})
+
+    def leaves(self) -> FieldSet:
+        return FieldSet.of_tree(_leaves(self._t))
+
+    def empty(self) -> bool:
+        return not self._t
+
+    def __bool__(self) -> bool:
+        return bool(self._t)
+
+    def __len__(self) -> int:
+        return _size(self._t)
+
+    def __iter__(self) -> Iterator[Path]:
+        return _iterate(self._t, ())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FieldSet) and self._t == other._t
+
+    def __hash__(self) -> int:
+        if self._h is None:
+            self._h = hash(frozenset(self))
+        return self._h
+
+    def __repr__(self) -> str:
+        return "FieldSet([" + ", ".join(path_string(p) for p in self) + "])"
+
+
+def fieldset_of(obj: dict[str, Any], ti: TypeInfo) -> FieldSet:
+    """The fields ``obj`` sets, as SMD ``ToFieldSet``: leaves, list elements, empty/null values and map keys.
+
+    Lenient where upstream would fail validation: a key the type does not declare counts as one atomic leaf.
+    The typed walk lives with the other walks apply needs (``apply.set_tree``).
+    """
+    from pybernetes.api.apply import set_tree
+    from pybernetes.api.managedfields import root_node
+
+    return FieldSet.of_tree(set_tree(obj, root_node(ti)) or {})

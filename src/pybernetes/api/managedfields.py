@@ -1,0 +1,691 @@
+"""Managed fields: who owns which field, recorded on every write, as the Go API server's field manager does.
+
+Mirrors k8s.io/apimachinery ``pkg/util/managedfields/internal`` (the manager chain ``NewDefaultFieldManager``
+builds) over kubernetes-sigs/structured-merge-diff v4.6 (``merge.Updater``, ``typed.Compare``/``ToFieldSet``):
+
+- a write that is not an apply (create, update, non-apply patch) compares the old and new object; the fields it
+  added or modified become owned by its manager (operation ``Update``) and are taken from every other manager,
+  appliers included; removed fields leave every set (``Updater.Update``, ``managedFieldsUpdater``);
+- ownership is keyed by (manager, operation, apiVersion — for Update only —, subresource); an entry's ``time``
+  moves only when that write changed something it owns;
+- fields the API server never tracks are stripped (``stripMetaManager``), reset fields (status on the main
+  resource of a kind with a status subresource, ...) are filtered out (``IgnoreFilter``), and more than ten
+  Update managers are folded into ``ancient-changes`` buckets (``capManagersManager``);
+- a client may replace ``metadata.managedFields`` on the main resource, and reset them with ``[]`` (or one empty
+  entry); an object whose managed fields are empty is then no longer tracked until the next apply
+  (``skipNonAppliedManager``).
+
+Typed walks need the type: :class:`TypeNode` compiles a :class:`~pybernetes.api.typeinfo.TypeInfo` into SMD's
+notions once per type (cached). Built-in kinds are Go structs upstream, so a struct field that Go always writes
+(a non-pointer struct, a non-omitempty scalar) counts as present even when the JSON dict leaves it out: that is
+what makes ``f:spec`` carry no ``"."`` but a new container's ``f:resources: {}`` appear, exactly as on a cluster.
+Custom resources are unstructured upstream and get no such view.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from pybernetes.api.fieldset import (
+    ABSENT,
+    FieldSet,
+    Tree,
+    as_member,
+    decode_fields_v1,
+    difference,
+    go_json,
+    go_quote,
+    is_member,
+    kids,
+    node,
+    recursive_difference,
+    sorted_tree,
+    union,
+)
+from pybernetes.api.schema import OBJECT_META, SCALARS, schema
+from pybernetes.api.typeinfo import TypeInfo, of_message
+
+# ---------------------------------------------------------------------------------------------- compiled types
+SCALAR, STRUCT, MAP, LIST, UNTYPED, DEDUCED = range(6)
+_STRINGISH = {"string": "string", "bytes": "string", "time": "string", "duration": "string",
+              "integer": "numeric", "number": "numeric", "boolean": "boolean"}
+
+
+class TypeNode:
+    """Per-type facts in SMD's terms (scalar, struct, map, list atomic|set|map, untyped, deduced), cached.
+
+    ``UNTYPED`` is SMD's ``__untyped_atomic_`` (RawExtension and other schemaless values: always a leaf);
+    ``DEDUCED`` is ``__untyped_deduced_`` (``x-kubernetes-preserve-unknown-fields``: maps granular, lists atomic).
+    """
+
+    __slots__ = ("_fields", "_zero", "atomic", "elem", "key_defaults", "keys", "kind", "message", "rel", "scalar",
+                 "ti")
+
+    def __init__(self, kind: int, ti: TypeInfo | None = None) -> None:
+        self.kind = kind
+        self.ti = ti
+        self.atomic = kind in (SCALAR, UNTYPED)
+        self.scalar = "untyped"
+        self.rel = ""
+        self.keys: tuple[str, ...] = ()
+        self.key_defaults: dict[str, Any] = {}
+        self.elem: TypeNode | None = None
+        self.message: str | None = None
+        self._fields: dict[str, TypeNode] = {}
+        self._zero: dict[str, Any] | None = None
+
+    def field(self, name: str) -> TypeNode | None:
+        """Type of key ``name``: a declared struct field, else the element type (maps, preserved unknowns)."""
+        f = self._fields.get(name)
+        if f is not None:
+            return f
+        if self.kind == STRUCT and self.ti is not None:
+            sub = self.ti.field(name)
+            if sub is not None:
+                f = self._fields[name] = node_of(sub)
+                return f
+        return self.elem
+
+    def declared(self, name: str) -> bool:
+        """Whether ``name`` is a declared struct field (SMD ``Map.FindField``)."""
+        return self.kind == STRUCT and (name in self._fields or (self.ti is not None
+                                                                 and self.ti.field(name) is not None))
+
+    def zero(self) -> dict[str, Any] | None:
+        """For a built-in struct: the keys Go's JSON always writes for a zero value, with those values."""
+        if self._zero is None:
+            self._zero = _zero_struct(self.message) if self.message else {}
+        return self._zero or None
+
+
+UNTYPED_NODE = TypeNode(UNTYPED)
+DEDUCED_NODE = TypeNode(DEDUCED)
+DEDUCED_NODE.elem = DEDUCED_NODE
+_BY_ID: dict[int, tuple[Any, TypeNode]] = {}
+_BY_MESSAGE: dict[tuple[str, bool], TypeNode] = {}
+
+
+def node_of(ti: TypeInfo | None) -> TypeNode:
+    """The compiled node of a TypeInfo (cached per built-in type and per CRD schema node)."""
+    if ti is None:
+        return UNTYPED_NODE
+    if ti.shape == "struct" and ti.message is not None and ti.openapi is None:
+        atomic = ti.map_type == "atomic" or _struct_atomic(ti.message)
+        got = _BY_MESSAGE.get((ti.message, atomic))
+        if got is None:
+            got = _BY_MESSAGE[(ti.message, atomic)] = _compile(ti)
+        return got
+    ref = ti.openapi if ti.openapi is not None else ti
+    hit = _BY_ID.get(id(ref))
+    if hit is not None and hit[0] is ref:
+        return hit[1]
+    n = _compile(ti)
+    if len(_BY_ID) > 20000:
+        _BY_ID.clear()
+    _BY_ID[id(ref)] = (ref, n)
+    return n
+
+
+def root_node(ti: TypeInfo) -> TypeNode:
+    """The node of a whole object: metadata is always ObjectMeta, as the API server's SMD schema has it."""
+    n = node_of(ti)
+    if n.kind == STRUCT and ti.message is not None:
+        return n
+    hit = _BY_ID.get(id(n))
+    if hit is not None and hit[0] is n:
+        return hit[1]
+    root = TypeNode(STRUCT, ti if ti.shape == "struct" else None)
+    root.elem = n.elem if n.kind == STRUCT else (DEDUCED_NODE if ti.preserve_unknown else None)
+    root.atomic = False
+    string = TypeNode(SCALAR)
+    string.scalar = "string"
+    root._fields.update(apiVersion=string, kind=string, metadata=node_of(of_message(OBJECT_META)))
+    _BY_ID[id(n)] = (n, root)
+    return root
+
+
+def _struct_atomic(message: str) -> bool:
+    markers = schema().raw["messages"].get(message, {}).get("markers") or {}
+    return markers.get("structType") == "atomic"
+
+
+def _compile(ti: TypeInfo) -> TypeNode:
+    shape = ti.shape
+    if shape == "scalar":
+        n = TypeNode(SCALAR, ti)
+        n.scalar = _STRINGISH.get(ti.scalar, "untyped")
+        fmt = (ti.openapi or {}).get("format")
+        if n.scalar == "string" and fmt not in (None, "", "byte", "date-time"):
+            n.scalar = "untyped"               # schemaconv: unknown string formats are untyped scalars
+        return n
+    if shape == "struct":
+        n = TypeNode(STRUCT, ti)
+        n.message = ti.message
+        n.atomic = ti.map_type == "atomic" or (ti.message is not None and _struct_atomic(ti.message))
+        n.elem = DEDUCED_NODE if ti.preserve_unknown else None
+        return n
+    if shape == "map":
+        n = TypeNode(MAP, ti)
+        n.atomic = ti.map_type == "atomic"
+        n.elem = node_of(ti.elem())
+        return n
+    if shape == "list":
+        n = TypeNode(LIST, ti)
+        rel, keys = ti.list_type, ti.list_map_keys
+        strategies = (ti.patch_strategy or "").split(",")
+        if rel is None and "merge" in strategies:
+            rel, keys = ("map", (ti.patch_merge_key,)) if ti.patch_merge_key else ("set", ())
+        if rel == "map" and not keys:
+            rel = "atomic"
+        n.rel = rel if rel in ("set", "map") else "atomic"
+        n.atomic = n.rel == "atomic"
+        n.keys = tuple(sorted(keys)) if n.rel == "map" else ()
+        n.elem = node_of(ti.elem())
+        if n.keys:
+            n.key_defaults = _key_defaults(ti.elem(), n.keys)
+        return n
+    return DEDUCED_NODE if ti.preserve_unknown else UNTYPED_NODE
+
+
+def _key_defaults(elem: TypeInfo, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Defaults of map-list key fields (``protocol: TCP`` for ports), as SMD ``getAssociativeKeyDefault``."""
+    out: dict[str, Any] = {}
+    for k in keys:
+        if elem.message is not None:
+            f = schema().properties(elem.message).get(k)
+            if f is not None and f.default is not None:
+                try:
+                    out[k] = json.loads(f.default)
+                except ValueError:
+                    pass
+        elif elem.openapi is not None:
+            prop = (elem.openapi.get("properties") or {}).get(k) or {}
+            if "default" in prop:
+                out[k] = prop["default"]
+    return out
+
+
+_ZERO_SPECIAL = {"rfc3339": None, "rfc3339micro": None, "quantity": "0", "int-or-string": 0, "go-duration": "0s",
+                 "raw-json": None, "group-version-string": ""}
+_ZEROS: dict[str, dict[str, Any]] = {}
+
+
+def _zero_struct(message: str, _seen: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The JSON keys a zero Go struct of ``message`` always has (non-omitempty fields, embedded structs)."""
+    got = _ZEROS.get(message)
+    if got is not None:
+        return got
+    sch = schema()
+    out: dict[str, Any] = {}
+    for name, f in sch.properties(message).items():
+        if f.number == 0:                      # synthetic apiVersion/kind: TypeMeta's are omitempty
+            continue
+        if f.repeated or f.map_key is not None or f.pointer or f.type in SCALARS:
+            if not f.omitempty:
+                out[name] = _scalar_zero(f.type) if not (f.repeated or f.map_key or f.pointer) else None
+            continue
+        msg = sch.messages.get(f.type)
+        if msg is None:
+            continue
+        if msg.special:
+            if msg.special in _ZERO_SPECIAL:
+                out[name] = _ZERO_SPECIAL[msg.special]
+            elif not f.omitempty:
+                out[name] = None
+        elif f.type not in _seen:
+            out[name] = _zero_struct(f.type, _seen | {message})
+    _ZEROS[message] = out
+    return out
+
+
+def _scalar_zero(t: str) -> Any:
+    if t == "string":
+        return ""
+    if t == "bool":
+        return False
+    if t in ("double", "float"):
+        return 0.0
+    return None if t == "bytes" else 0
+
+
+# ---------------------------------------------------------------------------------------------- ToFieldSet
+class PathElementError(ValueError):
+    """A list element that has no path element (missing key field, map in a set, ...)."""
+
+
+def item_pe(item: Any, t: TypeNode) -> str:
+    """Path element of an element of an associative list (SMD ``listItemToPathElement``)."""
+    if t.rel == "map":
+        if item is None:
+            raise PathElementError("associative list with keys may not have a null element")
+        if type(item) is not dict:
+            raise PathElementError("associative list with keys may not have non-map elements")
+        parts = []
+        for k in t.keys:
+            v = item.get(k, ABSENT)
+            if v is ABSENT:
+                v = t.key_defaults.get(k, ABSENT)
+                if v is ABSENT:
+                    raise PathElementError("associative list with keys has an element that omits key field "
+                                           f"{go_quote(k)} (and doesn't have default value)")
+            parts.append('"' + k + '":' + go_json(v) if k.isidentifier() else go_json(k) + ":" + go_json(v))
+        return "k:{" + ",".join(parts) + "}"
+    if type(item) is dict:
+        raise PathElementError("associative list without keys has an element that's a map type")
+    if type(item) is list:
+        raise PathElementError("not supported: associative list with lists as elements")
+    if item is None:
+        raise PathElementError("associative list without keys has an element that's an explicit null")
+    return "v:" + go_json(item)
+
+
+
+# ---------------------------------------------------------------------------------------------- Compare
+class Comparison(NamedTuple):
+    """SMD ``typed.Comparison``: fields the right side removed, modified and added."""
+
+    removed: FieldSet
+    modified: FieldSet
+    added: FieldSet
+
+    def is_same(self) -> bool:
+        return not (self.removed or self.modified or self.added)
+
+
+def compare(lhs: dict[str, Any] | None, rhs: dict[str, Any], ti: TypeInfo) -> Comparison:
+    """Compare two objects of one type (``lhs`` None: a create, compared with the type's zero value)."""
+    rem, mod, add = compare_trees(lhs, rhs, root_node(ti))
+    return Comparison(FieldSet.of_tree(rem), FieldSet.of_tree(mod), FieldSet.of_tree(add))
+
+
+def compare_trees(lhs: dict[str, Any] | None, rhs: dict[str, Any], root: TypeNode) -> tuple[Tree, Tree, Tree]:
+    rem, mod, add = _cmp_map(lhs if lhs is not None else {}, rhs, root, root.message is not None)
+    return rem or {}, mod or {}, add or {}
+
+
+def _leaf(lv: Any, rv: Any) -> tuple[Tree | None, Tree | None, Tree | None]:
+    if lv is ABSENT:
+        return None, None, {}
+    if rv is ABSENT:
+        return {}, None, None
+    if lv == rv:
+        return None, None, None
+    return None, {}, None
+
+
+def _cmp(lv: Any, rv: Any, t: TypeNode | None, mat: bool) -> tuple[Tree | None, Tree | None, Tree | None]:
+    """(removed, modified, added) nodes for one value; ``mat``: view built-in structs as Go does."""
+    if t is None or t.atomic:
+        return _leaf(lv, rv)
+    if t.kind == LIST:
+        ll = lv if type(lv) is list else None
+        rl = rv if type(rv) is list else None
+        if (ll is None and lv is not ABSENT and lv is not None) or (rl is None and rv is not ABSENT
+                                                                     and rv is not None) or (not ll and not rl):
+            return _leaf(lv, rv)
+        try:
+            rem, mod, add = _cmp_list(ll or [], rl or [], t, mat)
+        except PathElementError:
+            return _leaf(lv, rv)
+    else:
+        ld = lv if type(lv) is dict else None
+        rd = rv if type(rv) is dict else None
+        if (ld is None and lv is not ABSENT and lv is not None) or (rd is None and rv is not ABSENT
+                                                                     and rv is not None) or (not ld and not rd):
+            return _leaf(lv, rv)
+        rem, mod, add = _cmp_map(ld, rd, t, mat)
+    if lv is ABSENT:
+        add = as_member(add)
+    elif rv is ABSENT:
+        rem = as_member(rem)
+    return rem, mod, add
+
+
+def _put(out: Tree | None, pe: str, n: Tree | None) -> Tree | None:
+    if n is None:
+        return out
+    if out is None:
+        return {pe: n}
+    old = out.get(pe)
+    out[pe] = n if old is None else node(is_member(old) or is_member(n), union(kids(old), kids(n)))
+    return out
+
+
+def _cmp_map(ld: dict[str, Any] | None, rd: dict[str, Any] | None, t: TypeNode,
+             mat: bool) -> tuple[Tree | None, Tree | None, Tree | None]:
+    if mat and t.message is not None:
+        z = t.zero()
+        if z:
+            if ld is not None and not z.keys() <= ld.keys():
+                ld = {**z, **ld}
+            if rd is not None and not z.keys() <= rd.keys():
+                rd = {**z, **rd}
+    rem: Tree | None = None
+    mod: Tree | None = None
+    add: Tree | None = None
+    if ld:
+        for k, lv in ld.items():
+            rv = rd.get(k, ABSENT) if rd is not None else ABSENT
+            if rv is lv or (rv is not ABSENT and rv == lv):
+                continue                       # equal values compare to nothing, whatever their type
+            ft = t.field(k)
+            if ft is None or ft.atomic:        # leaves inline: most fields are
+                if rv is ABSENT:
+                    rem = rem if rem is not None else {}
+                    rem["f:" + k] = {}
+                else:
+                    mod = mod if mod is not None else {}
+                    mod["f:" + k] = {}
+                continue
+            a, b, c = _cmp(lv, rv, ft, mat)
+            pe = "f:" + k
+            rem, mod, add = _put(rem, pe, a), _put(mod, pe, b), _put(add, pe, c)
+    if rd:
+        for k, rv in rd.items():
+            if ld and k in ld:
+                continue
+            ft = t.field(k)
+            if ft is None or ft.atomic:
+                add = add if add is not None else {}
+                add["f:" + k] = {}
+                continue
+            a, b, c = _cmp(ABSENT, rv, ft, mat)
+            pe = "f:" + k
+            rem, mod, add = _put(rem, pe, a), _put(mod, pe, b), _put(add, pe, c)
+    return rem, mod, add
+
+
+def _cmp_list(ll: list[Any], rl: list[Any], t: TypeNode,
+              mat: bool) -> tuple[Tree | None, Tree | None, Tree | None]:
+    order: list[str] = []
+    lvals: dict[str, list[Any]] = {}
+    rvals: dict[str, list[Any]] = {}
+    for x in ll:
+        pe = item_pe(x, t)
+        got = lvals.get(pe)
+        if got is None:
+            lvals[pe] = [x]
+            order.append(pe)
+        else:
+            got.append(x)
+    for x in rl:
+        pe = item_pe(x, t)
+        got = rvals.get(pe)
+        if got is None:
+            rvals[pe] = [x]
+            if pe not in lvals:
+                order.append(pe)
+        else:
+            got.append(x)
+    rem = mod = add = None
+    elem = t.elem
+    for pe in order:
+        lL = lvals.get(pe, ())
+        rL = rvals.get(pe, ())
+        if len(lL) <= 1 and len(rL) <= 1:
+            lv = lL[0] if lL else ABSENT
+            rv = rL[0] if rL else ABSENT
+            if lv is rv or (lv is not ABSENT and rv is not ABSENT and lv == rv):
+                continue
+            a, b, c = _cmp(lv, rv, elem, mat)
+            rem, mod, add = _put(rem, pe, a), _put(mod, pe, b), _put(add, pe, c)
+        elif len(lL) >= 2 and len(rL) >= 2:
+            if lL != rL:
+                mod = _put(mod, pe, {})
+        elif len(lL) >= 2:                     # duplicates resolved: the survivor is new, the duplicates gone
+            if rL:
+                a, b, c = _cmp(ABSENT, rL[0], elem, mat)
+                rem, mod, add = _put(rem, pe, a), _put(mod, pe, b), _put(add, pe, c)
+            rem = _put(rem, pe, {})
+        else:                                  # new duplicates: the old item is gone, the duplicates new
+            if lL:
+                a, b, c = _cmp(lL[0], ABSENT, elem, mat)
+                rem, mod, add = _put(rem, pe, a), _put(mod, pe, b), _put(add, pe, c)
+            add = _put(add, pe, {})
+    return rem, mod, add
+
+
+# ---------------------------------------------------------------------------------------------- managers
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+MAX_UPDATE_MANAGERS = 10
+# Fields no manager ever owns (stripMetaManager); a plain difference: labels and annotations stay owned.
+STRIP = FieldSet([("f:apiVersion",), ("f:kind",), ("f:metadata",)] + [
+    ("f:metadata", "f:" + k) for k in ("name", "namespace", "creationTimestamp", "selfLink", "uid", "clusterName",
+                                       "generation", "managedFields", "resourceVersion")]).tree
+
+Ident = tuple[str, str, str, str]          # (manager, operation, apiVersion for Update else "", subresource)
+
+
+@dataclass(slots=True)
+class ManagerEntry:
+    """One ``managedFields`` entry, decoded. ``raw`` is the fieldsV1 object ``tree`` came from (canonical,
+    reused on output while the tree is unchanged)."""
+
+    manager: str
+    operation: str
+    api_version: str
+    subresource: str
+    time: str | None
+    tree: Tree
+    raw: dict[str, Any] | None = None
+
+    @property
+    def ident(self) -> Ident:
+        return (self.manager, self.operation, self.api_version if self.operation == "Update" else "",
+                self.subresource)
+
+    @property
+    def fields(self) -> FieldSet:
+        return FieldSet.of_tree(self.tree)
+
+
+Managed = dict[Ident, ManagerEntry]
+
+
+def decode_managed_fields(entries: Any) -> Managed:
+    """Decode ``metadata.managedFields``; ValueError (upstream's message) for an invalid entry."""
+    out: Managed = {}
+    if entries is None:
+        return out
+    if type(entries) is not list:
+        raise ValueError("managedFields must be a list")
+    for i, e in enumerate(entries):
+        if type(e) is not dict:
+            raise ValueError(f"managed fields entry {i} is not an object")
+        op = e.get("operation")
+        if op not in ("Apply", "Update"):
+            raise ValueError("operation must be `Apply` or `Update`")
+        av = e.get("apiVersion") or ""
+        if not av:
+            raise ValueError("apiVersion must not be empty")
+        ft = e.get("fieldsType") or ""
+        if ft != "FieldsV1":
+            raise ValueError(f"missing fieldsType in managed fields entry {i}" if not ft else
+                             f"invalid fieldsType {go_quote(ft)} in managed fields entry {i}")
+        raw = e.get("fieldsV1")
+        tree = decode_fields_v1(raw) if raw is not None else {}
+        entry = ManagerEntry(e.get("manager") or "", op, av, e.get("subresource") or "", e.get("time") or None,
+                             tree, raw if (raw is not None and tree is raw) else None)
+        out[entry.ident] = entry
+    return out
+
+
+_UNIX: dict[str, int] = {}
+
+
+def _unix(t: str | None) -> int:
+    if not t:
+        return 0
+    got = _UNIX.get(t)
+    if got is None:
+        try:
+            got = int(datetime.datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            got = 0
+        if len(_UNIX) > 10000:
+            _UNIX.clear()
+        _UNIX[t] = got
+    return got
+
+
+def encode_managed_fields(managed: Managed) -> list[dict[str, Any]]:
+    """``managedFields`` entries in upstream's order: Apply before Update, then by time, manager, version."""
+    out = []
+    for e in sorted(managed.values(), key=lambda e: (e.operation, _unix(e.time), e.manager, e.api_version,
+                                                      e.subresource)):
+        d: dict[str, Any] = {}
+        if e.manager:
+            d["manager"] = e.manager
+        d["operation"] = e.operation
+        d["apiVersion"] = e.api_version
+        if e.time:
+            d["time"] = e.time
+        d["fieldsType"] = "FieldsV1"
+        d["fieldsV1"] = e.raw if e.raw is not None else sorted_tree(e.tree)
+        if e.subresource:
+            d["subresource"] = e.subresource
+        out.append(d)
+    return out
+
+
+def ident_json(ident: Ident) -> str:
+    """The manager identifier upstream keys conflicts by (``BuildManagerIdentifier``); sorts conflict lists."""
+    parts = [f'"{k}":{go_json(v)}' for k, v in zip(("manager", "operation", "apiVersion"), ident, strict=False) if v]
+    if ident[3]:
+        parts.append('"subresource":' + go_json(ident[3]))
+    return "{" + ",".join(parts) + "}"
+
+
+def print_manager(ident: Ident, api_version: str) -> str:
+    """How a conflict names its manager (``printManager``): Update managers say which version they used."""
+    s = go_quote(ident[0])
+    if ident[3]:
+        s += f" with subresource {go_quote(ident[3])}"
+    return f"{s} using {api_version}" if ident[1] == "Update" else s
+
+
+def remove_changed(managed: Managed, changed: Tree, removed: Tree, skip: Ident | None = None) -> None:
+    """Take changed and removed fields from every manager but ``skip``; drop managers left empty."""
+    for ident, e in list(managed.items()):
+        if ident != skip:
+            t = difference(difference(e.tree, changed), removed)
+            if t is not e.tree:
+                e.tree, e.raw = t, None
+        if not e.tree:
+            del managed[ident]
+
+
+def record_update(managed: Managed, rem: Tree, mod: Tree, add: Tree, *, manager: str, subresource: str,
+                  now: str, api_version: str) -> None:
+    """``Updater.Update`` as seen through ``managedFieldsUpdater`` (the write as manager "current-operation")."""
+    changed = union(mod, add)
+    remove_changed(managed, changed, rem)
+    cur = difference(changed, STRIP)
+    if not cur:
+        return
+    ident = (manager or "unknown", "Update", api_version, subresource)
+    e = managed.get(ident)
+    if e is None:
+        managed[ident] = ManagerEntry(ident[0], "Update", api_version, subresource, now, cur)
+    else:
+        e.tree, e.raw, e.time = union(cur, e.tree), None, now
+
+
+def cap_update_managers(managed: Managed, limit: int = MAX_UPDATE_MANAGERS) -> None:
+    """Fold the oldest Update managers into one ``ancient-changes`` entry per version (``capManagersManager``)."""
+    updaters = [i for i, e in managed.items() if e.operation == "Update"]
+    if len(updaters) <= limit:
+        return
+    updaters.sort(key=lambda i: (_unix(managed[i].time), ident_json(i)))
+    first_of: dict[str, Ident] = {}
+    length = len(updaters)
+    for ident in updaters:
+        if length <= limit:
+            break
+        e = managed[ident]
+        bucket = ("ancient-changes", "Update", e.api_version, "")
+        first = first_of.get(e.api_version)
+        if first is None or ident == bucket:
+            first_of.setdefault(e.api_version, ident)
+            continue
+        if bucket not in managed:
+            s = managed.pop(first)
+            managed[bucket] = ManagerEntry("ancient-changes", "Update", e.api_version, "", s.time, s.tree)
+        b = managed[bucket]
+        b.tree, b.raw, b.time = union(e.tree, b.tree), None, e.time
+        del managed[ident]
+        length -= 1
+
+
+def _decode_or_empty(entries: Any) -> Managed:
+    try:
+        return decode_managed_fields(entries)
+    except ValueError:
+        return {}
+
+
+def _is_reset(mf: Any) -> bool:
+    """``[]`` or one all-empty entry: the client asks to drop managed fields (``isResetManagedFields``)."""
+    if type(mf) is not list or len(mf) > 1:
+        return False
+    return not mf or (type(mf[0]) is dict and all(v in (None, "") for v in mf[0].values()))
+
+
+def live_or_new(old: dict[str, Any] | None, new_meta: dict[str, Any], subresource: str) -> Managed:
+    """Which managed fields an update starts from (``decodeLiveOrNew``): the request's own, when it sends valid
+    non-empty ones to the main resource; none when it resets them; else the stored object's."""
+    live_mf = ((old or {}).get("metadata") or {}).get("managedFields")
+    if subresource:
+        return _decode_or_empty(live_mf)
+    new_mf = new_meta.get("managedFields")
+    if _is_reset(new_mf):
+        return {}
+    if new_mf and new_mf is not live_mf and new_mf != live_mf:
+        try:
+            managed = decode_managed_fields(new_mf)
+        except ValueError:
+            managed = {}
+        if managed:
+            return managed
+    return _decode_or_empty(live_mf)
+
+
+def reset_fields(*, subresource: str = "", has_status_subresource: bool) -> FieldSet | None:
+    """The usual reset fields (``GetResetFields``): status for the main resource of a kind with a status
+    subresource, spec for the status subresource. Kinds that reset more pass their own set."""
+    if subresource == "status":
+        return FieldSet([("f:spec",)])
+    if not subresource and has_status_subresource:
+        return FieldSet([("f:status",)])
+    return None
+
+
+def update_managed_fields(old: dict[str, Any] | None, new: dict[str, Any], *, manager: str,
+                          operation: str = "Update", subresource: str = "", ti: TypeInfo, now: str,
+                          api_version: str, ignored: FieldSet | None = None) -> None:
+    """Record a create/update/non-apply patch in ``new["metadata"]["managedFields"]`` (mutates ``new`` only).
+
+    ``old`` is the stored object (None for a create); ``now`` an RFC 3339 time; ``api_version`` the request's
+    group/version; ``ignored`` the reset fields (see :func:`reset_fields`). Unchanged entries keep their
+    ``fieldsV1`` objects (shared with ``old``; treat them as immutable).
+    """
+    if operation != "Update":
+        raise ValueError("update_managed_fields records Update operations; use apply.apply for Apply")
+    meta = new.get("metadata")
+    if type(meta) is not dict:
+        return
+    managed = live_or_new(old, meta, subresource)
+    meta.pop("managedFields", None)
+    if not managed and old is not None and (old.get("metadata") or {}).get("uid"):
+        return                                 # untracked object: stays so until an apply
+    rem, mod, add = compare_trees(old, new, root_node(ti))
+    if ignored:
+        rem, mod, add = (recursive_difference(x, ignored.tree) for x in (rem, mod, add))
+    record_update(managed, rem, mod, add, manager=manager, subresource=subresource, now=now,
+                  api_version=api_version)
+    cap_update_managers(managed)
+    if managed:
+        meta["managedFields"] = encode_managed_fields(managed)
