@@ -35,7 +35,8 @@ def hpa_v2(**spec: Any) -> dict[str, Any]:
     return base
 
 
-MEMORY = {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "500Mi"}}}
+MEMORY = {"type": "Resource", "resource": {"name": "memory",
+                                           "target": {"type": "AverageValue", "averageValue": "500Mi"}}}
 PODS = {"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "10"}}}
 EXTERNAL = {"type": "External", "external": {
     "metric": {"name": "queue", "selector": {"matchLabels": {"q": "a"}}}, "target": {"type": "Value", "value": "30"}}}
