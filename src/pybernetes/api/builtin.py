@@ -13,7 +13,10 @@ def builtin_resources() -> list[Resource]:
     out = []
     kinds = schema().kinds
     for r in BUILTIN:
-        strategy = STRATEGIES.get((r.group, r.kind))
+        # Strategies run on the storage version (the registry converts first), so a version stored as another
+        # (autoscaling/v1 → v2, events.k8s.io → core) uses the storage kind's strategy.
+        storage_group = r.storage_version.rpartition("/")[0]
+        strategy = STRATEGIES.get((storage_group, r.kind))
         message = kinds.get(f"{r.api_version}/{r.kind}")
         out.append(replace(r, message=message, **({"strategy": strategy} if strategy is not None else {})))
     return out

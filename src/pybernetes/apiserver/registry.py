@@ -140,8 +140,16 @@ class GenericREST:
 
     @staticmethod
     def strategy(res: Resource, subresource: str = "") -> Strategy:
-        if subresource == "status":
-            return res.strategy.status_strategy()
+        """The strategy for a write: a kind may have its own per-subresource strategies (pods/binding,
+        namespaces/finalize, …); otherwise ``/status`` uses the status strategy and others the main one."""
+        if subresource:
+            sub = getattr(res.strategy, "subresource_strategy", None)
+            if sub is not None:
+                found = sub(subresource)
+                if found is not None:
+                    return found
+            if subresource == "status":
+                return res.strategy.status_strategy()
         return res.strategy
 
     def not_found(self, res: Resource, name: str) -> NotFound:
@@ -190,9 +198,10 @@ class GenericREST:
     async def create(self, res: Resource, ns: str, obj: Obj, *, opts: WriteOptions, user: UserInfo,
                      subresource: str = "", managed: bool = True) -> Obj:
         strategy = self.strategy(res)
-        meta = obj.get("metadata")
-        if not isinstance(meta, dict):
-            meta = obj["metadata"] = {}
+        if not isinstance(obj.get("metadata"), dict):
+            obj["metadata"] = {}
+        obj = self.to_storage(res, obj)       # strategies work on the storage version, as upstream's internal one
+        meta = obj["metadata"]
         self._bind_namespace(res, ns, meta)
         if meta.get("resourceVersion"):
             raise BadRequest("resourceVersion should not be set on objects to be created")
@@ -219,16 +228,14 @@ class GenericREST:
         hooks = hooks_for(res)
         await hooks.before_create(self.state, res, obj, dry_run=opts.dry_run)
         if opts.dry_run:
-            return obj
-        stored = self.to_storage(res, obj)
+            return self.from_storage(res, obj)
         for attempt in range(GENERATE_TRIES):
             try:
-                kv = await self.state.store.create(res.key(ns, meta["name"]), self.encode(stored))
+                kv = await self.state.store.create(res.key(ns, meta["name"]), self.encode(obj))
                 break
             except st.KeyExists:
                 if generate and attempt + 1 < GENERATE_TRIES:
                     meta["name"] = meta["generateName"] + _random_suffix()
-                    stored["metadata"]["name"] = meta["name"]
                     continue
                 await hooks.create_failed(self.state, res, obj)
                 raise errors.AlreadyExists(res.plural, res.group, meta["name"]) from None
@@ -236,7 +243,7 @@ class GenericREST:
                 await hooks.create_failed(self.state, res, obj)
                 raise
         meta["resourceVersion"] = str(kv.mod_revision)
-        return obj
+        return self.from_storage(res, obj)
 
     def _bind_namespace(self, res: Resource, ns: str, meta: Obj) -> None:
         if res.namespaced:
@@ -299,11 +306,16 @@ class GenericREST:
             kv = await self.state.store.get(key)
             if kv is None:
                 raise self.not_found(res, name)
-            old = self.from_storage(res, self.decode(kv))
-            new = try_update(copy.deepcopy(old))
+            old = self.decode(kv)
+            new = try_update(self.from_storage(res, copy.deepcopy(old)))
             if hasattr(new, "__await__"):
                 new = await new  # type: ignore[misc]
-            new_meta = new.setdefault("metadata", {})
+            new.setdefault("apiVersion", res.api_version)
+            new.setdefault("kind", res.kind)
+            if not isinstance(new.get("metadata"), dict):
+                new["metadata"] = {}
+            new = self.to_storage(res, new)
+            new_meta = new["metadata"]
             old_meta = old["metadata"]
             # System fields always come from the stored object.
             for k in SYSTEM_META:
@@ -314,8 +326,6 @@ class GenericREST:
             new_meta["name"], new_meta["resourceVersion"] = name, old_meta["resourceVersion"]
             if res.namespaced:
                 new_meta["namespace"] = ns
-            new.setdefault("apiVersion", res.api_version)
-            new.setdefault("kind", res.kind)
             strategy.default(new)
             attrs = Attributes("UPDATE", res, subresource, ns, name, new, old, user, opts.dry_run)
             await self.state.admission.mutate(self.state, attrs)
@@ -332,11 +342,11 @@ class GenericREST:
                 self._update_managed_fields(res, old, new, opts, subresource)
             strategy.canonicalize(new)
             if _same(new, old):
-                return old
+                return self.from_storage(res, old)
             hooks = hooks_for(res)
             await hooks.before_update(self.state, res, new, old, dry_run=opts.dry_run)
             if opts.dry_run:
-                return new
+                return self.from_storage(res, new)
             # A deleting object whose last finalizer is gone is removed for good.
             if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers") \
                     and not hooks.on_delete(copy.deepcopy(new)):
@@ -350,10 +360,9 @@ class GenericREST:
                     raise self.not_found(res, name) from None
                 await hooks.after_delete(self.state, res, new)
                 new_meta["resourceVersion"] = str(deleted.mod_revision)
-                return new
+                return self.from_storage(res, new)
             try:
-                out = await self.state.store.update(key, self.encode(self.to_storage(res, new)),
-                                                    expect_mod_revision=kv.mod_revision)
+                out = await self.state.store.update(key, self.encode(new), expect_mod_revision=kv.mod_revision)
             except st.RevisionMismatch:
                 await hooks.update_failed(self.state, res, new, old)
                 if precondition_rv:
@@ -364,7 +373,7 @@ class GenericREST:
                 raise self.not_found(res, name) from None
             await hooks.after_update(self.state, res, new, old)
             new_meta["resourceVersion"] = str(out.mod_revision)
-            return new
+            return self.from_storage(res, new)
         raise Conflict(res.plural, res.group, name, "too many concurrent updates; please retry")
 
     # ----------------------------------------------------------------- delete
@@ -378,7 +387,7 @@ class GenericREST:
             kv = await self.state.store.get(key)
             if kv is None:
                 raise self.not_found(res, name)
-            obj = self.from_storage(res, self.decode(kv))
+            obj = self.decode(kv)
             meta = obj["metadata"]
             pre = opts.preconditions
             if pre.get("uid") and pre["uid"] != meta.get("uid"):
@@ -420,7 +429,7 @@ class GenericREST:
                         nmeta["finalizers"] = finalizers
                     return await self._write_deleting(res, key, kv, new, opts, name)
                 else:
-                    return obj, False
+                    return self.from_storage(res, obj), False
             if finalizers or grace > 0 or stays:
                 if not already:
                     nmeta["deletionTimestamp"] = _plus_seconds(grace)
@@ -430,13 +439,13 @@ class GenericREST:
                 else:
                     nmeta.pop("finalizers", None)
                 if opts.dry_run:
-                    return new, False
+                    return self.from_storage(res, new), False
                 try:
                     return await self._write_deleting(res, key, kv, new, opts, name)
                 except _Retry:
                     continue
             if opts.dry_run:
-                return obj, True
+                return self.from_storage(res, obj), True
             try:
                 out = await self.state.store.delete(key, expect_mod_revision=kv.mod_revision)
             except st.RevisionMismatch:
@@ -445,22 +454,21 @@ class GenericREST:
                 raise self.not_found(res, name) from None
             await hooks.after_delete(self.state, res, obj)
             obj["metadata"]["resourceVersion"] = str(out.mod_revision)
-            return obj, True
+            return self.from_storage(res, obj), True
         raise Conflict(res.plural, res.group, name, "too many concurrent updates; please retry")
 
     async def _write_deleting(self, res: Resource, key: str, kv: st.KV, new: Obj, opts: DeleteOptions,
                               name: str) -> tuple[Obj, bool]:
         if opts.dry_run:
-            return new, False
+            return self.from_storage(res, new), False
         try:
-            out = await self.state.store.update(key, self.encode(self.to_storage(res, new)),
-                                                expect_mod_revision=kv.mod_revision)
+            out = await self.state.store.update(key, self.encode(new), expect_mod_revision=kv.mod_revision)
         except st.RevisionMismatch:
             raise _Retry() from None
         except st.KeyNotFound:
             raise self.not_found(res, name) from None
         new["metadata"]["resourceVersion"] = str(out.mod_revision)
-        return new, False
+        return self.from_storage(res, new), False
 
     # ----------------------------------------------------------------- list
     async def list(self, res: Resource, ns: str, opts: ListOptions,

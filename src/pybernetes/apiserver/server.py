@@ -146,7 +146,9 @@ def _first_service_ip(cfg: ServerConfig) -> str:
 
 
 def _advertise(bind: str) -> str:
-    if bind not in ("0.0.0.0", "::", ""):
+    """The address published in the ``kubernetes`` Endpoints. Endpoints may not be loopback addresses (as
+    upstream validates), so a server bound to loopback or to every address publishes its primary address."""
+    if bind not in ("0.0.0.0", "::", "") and not bind.startswith("127.") and bind != "::1":
         return bind
     import socket
     try:
@@ -154,4 +156,4 @@ def _advertise(bind: str) -> str:
             s.connect(("10.255.255.255", 1))     # no packet is sent: this only picks the default route's address
             return str(s.getsockname()[0])
     except OSError:
-        return "127.0.0.1"
+        return "192.0.2.1"          # TEST-NET-1: no route at all; the Endpoints must still be valid

@@ -8,5 +8,4 @@ from typing import Any
 def default_plugins() -> list[Any]:
     from pybernetes.apiserver.admit.namespace_lifecycle import NamespaceLifecycle
     from pybernetes.apiserver.admit.pod_defaults import PodDefaults
-    from pybernetes.apiserver.admit.priority import Priority
-    return [NamespaceLifecycle(), PodDefaults(), Priority()]
+    return [NamespaceLifecycle(), PodDefaults()]

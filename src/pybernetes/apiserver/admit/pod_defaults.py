@@ -1,29 +1,28 @@
-"""Admission-time pod defaults every real cluster applies: the ServiceAccount name and the default
-not-ready/unreachable tolerations (upstream ServiceAccount and DefaultTolerationSeconds plugins)."""
+"""Admission-time pod defaults every real cluster applies, in upstream's plugin order: ServiceAccount (name only),
+DefaultTolerationSeconds and Priority (``pybernetes.api.kinds.pod_defaults.admit_pod``), with PriorityClasses read
+from the watch cache."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pybernetes.api.kinds.pod_defaults import admit_pod
 from pybernetes.apiserver.admission import Attributes
 from pybernetes.apiserver.state import ServerState
 
-TOLERATION_SECONDS = 300
-TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+PRIORITY_CLASSES = "scheduling.k8s.io/priorityclasses"
 
 
 class PodDefaults:
-    name = "ServiceAccount,DefaultTolerationSeconds"
+    name = "ServiceAccount,DefaultTolerationSeconds,Priority"
 
     async def mutate(self, state: ServerState, a: Attributes) -> None:
         if a.operation != "CREATE" or a.resource.storage != "core/pods" or a.subresource or a.obj is None:
             return
-        spec = a.obj.setdefault("spec", {})
-        if not spec.get("serviceAccountName"):
-            spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
-        spec["serviceAccount"] = spec["serviceAccountName"]
-        tolerations = spec.setdefault("tolerations", [])
-        for taint in TAINTS:
-            if any((t.get("key") == taint and t.get("effect") in (None, "", "NoExecute"))
-                   or (not t.get("key") and t.get("operator") == "Exists") for t in tolerations):
-                continue
-            tolerations.append({"key": taint, "operator": "Exists", "effect": "NoExecute",
-                                "tolerationSeconds": TOLERATION_SECONDS})
+        classes = state.cache.resource(PRIORITY_CLASSES).objects
+
+        def lookup(name: str) -> dict[str, Any] | None:
+            return classes.get(f"/registry/{PRIORITY_CLASSES}/{name}")
+
+        default = next((c for c in classes.values() if c.get("globalDefault")), None)
+        admit_pod(a.obj, lookup=lookup, global_default=default)
