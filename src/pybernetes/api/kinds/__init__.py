@@ -9,9 +9,10 @@ from pybernetes.api.kinds.apiextensions import CustomResourceDefinitionStrategy
 from pybernetes.api.kinds.apiregistration import APIServiceStrategy
 from pybernetes.api.kinds.apps import ControllerRevisionStrategy
 from pybernetes.api.kinds.autoscaling import HorizontalPodAutoscalerStrategy
-from pybernetes.api.kinds.batch import CronJobStrategy, JobStrategy
+from pybernetes.api.kinds.batch import JobStrategy
 from pybernetes.api.kinds.config import ConfigMapStrategy, SecretStrategy, ServiceAccountStrategy
 from pybernetes.api.kinds.coordination import LeaseStrategy
+from pybernetes.api.kinds.cronjob import CronJobStrategy
 from pybernetes.api.kinds.daemonset import DaemonSetStrategy
 from pybernetes.api.kinds.deployment import DeploymentStrategy
 from pybernetes.api.kinds.discovery import EndpointSliceStrategy

@@ -37,9 +37,8 @@ from pybernetes.api.kinds.apps import (
     selector_matches,
     template_labels,
 )
-from pybernetes.api.kinds.cron import schedule_error, time_zone_errors
 from pybernetes.api.kinds.fieldchecks import domain_prefixed_path, immutable, non_negative
-from pybernetes.api.kinds.pod import default_pod_template, validate_pod_template_spec
+from pybernetes.api.kinds.pod import validate_pod_template_spec
 from pybernetes.api.selectors import validate_label_selector
 from pybernetes.api.strategy import Obj, Strategy
 from pybernetes.api.validation.names import dns1123_label, qualified_name
@@ -187,7 +186,7 @@ def validate_job(obj: Obj, *, require_prefixed: bool = True) -> list[FieldError]
 
 def validate_job_spec(spec: Obj, path: Path) -> list[FieldError]:
     """``ValidateJobSpec``: the shared spec rules plus a required selector that matches the template."""
-    errs = _job_spec(spec, path)
+    errs = job_spec_errors(spec, path)
     sel = spec.get("selector")
     if sel is None:
         errs.append(required(path.child("selector")))
@@ -200,7 +199,7 @@ def validate_job_spec(spec: Obj, path: Path) -> list[FieldError]:
     return errs
 
 
-def _job_spec(spec: Obj, path: Path) -> list[FieldError]:
+def job_spec_errors(spec: Obj, path: Path) -> list[FieldError]:
     """``validateJobSpec``: rules shared by Jobs and CronJob job templates."""
     errs: list[FieldError] = []
     for name in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished",
@@ -595,100 +594,3 @@ class JobStrategy(Strategy):
 
     def warnings_on_create(self, obj: Obj) -> list[str]:
         return name_warnings(obj)
-
-
-# ---------------------------------------------------------------- CronJob
-
-CONCURRENCY = ("Allow", "Forbid", "Replace")
-MAX_CRONJOB_NAME = 52
-
-
-def default_cronjob(obj: Obj) -> None:
-    """``SetDefaults_CronJob``; the job template gets pod template defaults only, never Job defaults."""
-    spec = obj.setdefault("spec", {})
-    if not isinstance(spec, dict):
-        return
-    if not spec.get("concurrencyPolicy"):
-        spec["concurrencyPolicy"] = "Allow"
-    if spec.get("suspend") is None:
-        spec["suspend"] = False
-    if spec.get("successfulJobsHistoryLimit") is None:
-        spec["successfulJobsHistoryLimit"] = 3
-    if spec.get("failedJobsHistoryLimit") is None:
-        spec["failedJobsHistoryLimit"] = 1
-    jt = spec.get("jobTemplate")
-    if not isinstance(jt, dict):
-        jt = spec["jobTemplate"] = {}
-    jspec = jt.get("spec")
-    if not isinstance(jspec, dict):
-        jspec = jt["spec"] = {}
-    default_pod_template(ensure_template(jspec))
-
-
-def validate_cronjob_spec(spec: Obj, old_spec: Obj | None, path: Path = SPEC) -> list[FieldError]:
-    errs: list[FieldError] = []
-    schedule = spec.get("schedule", "")
-    tz = spec.get("timeZone")
-    if not schedule:
-        errs.append(required(path.child("schedule")))
-    else:
-        spath = path.child("schedule")
-        allow_tz = old_spec is not None and "TZ" in (old_spec.get("schedule") or "")
-        err = schedule_error(schedule)
-        if err:
-            errs.append(invalid(spath, schedule, err))
-        if allow_tz and "TZ" in schedule and tz is not None:
-            errs.append(invalid(spath, schedule, "cannot use both timeZone field and TZ or CRON_TZ in schedule"))
-        elif not allow_tz and "TZ" in schedule:
-            errs.append(invalid(spath, schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"))
-    errs += non_negative(spec.get("startingDeadlineSeconds"), path.child("startingDeadlineSeconds"))
-    if tz is not None and (old_spec is None or old_spec.get("timeZone") != tz):
-        errs += [invalid(path.child("timeZone"), tz, m) for m in time_zone_errors(tz)]
-    policy = spec.get("concurrencyPolicy", "")
-    if policy == "":
-        errs.append(required(path.child("concurrencyPolicy")))
-    elif policy not in CONCURRENCY:
-        errs.append(not_supported(path.child("concurrencyPolicy"), policy, list(CONCURRENCY)))
-    errs += validate_job_template(spec.get("jobTemplate") or {}, path.child("jobTemplate"))
-    errs += non_negative(spec.get("successfulJobsHistoryLimit"), path.child("successfulJobsHistoryLimit"))
-    errs += non_negative(spec.get("failedJobsHistoryLimit"), path.child("failedJobsHistoryLimit"))
-    return errs
-
-
-def validate_job_template(jt: Obj, path: Path) -> list[FieldError]:
-    """A CronJob's job template: Job spec rules, and no selector (the Job controller generates one)."""
-    jspec = jt.get("spec") or {}
-    errs = _job_spec(jspec, path.child("spec"))
-    if jspec.get("selector") is not None:
-        errs.append(invalid(path.child("spec", "selector"), go_label_selector(jspec["selector"]),
-                            "`selector` will be auto-generated"))
-    if jspec.get("manualSelector") is True:
-        errs.append(not_supported(path.child("spec", "manualSelector"), True, ["nil", "false"]))
-    return errs
-
-
-class CronJobStrategy(Strategy):
-    has_status_subresource = True
-    tracks_generation = True
-
-    def default(self, obj: Obj) -> None:
-        default_cronjob(obj)
-
-    def validate(self, obj: Obj) -> list[FieldError]:
-        errs = validate_cronjob_spec(obj.get("spec") or {}, None)
-        name = (obj.get("metadata") or {}).get("name") or ""
-        if len(name) > MAX_CRONJOB_NAME:
-            # The controller names Jobs "<cronjob>-<11 chars>", and a Job name must fit a DNS label.
-            errs.append(invalid(Path("metadata", "name"), name, "must be no more than 52 characters"))
-        return errs
-
-    def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
-        return validate_cronjob_spec(obj.get("spec") or {}, old.get("spec") or {})
-
-    def warnings_on_create(self, obj: Obj) -> list[str]:
-        warnings = name_warnings(obj)
-        if "TZ" in ((obj.get("spec") or {}).get("schedule") or ""):
-            warnings.append("cronjob.spec.schedule: CRON_TZ or TZ used in spec.schedule is not officially "
-                            "supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ "
-                            "for more details")
-        return warnings

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pybernetes.api.kinds.batch import CronJobStrategy, JobStrategy, indexes_total
+from pybernetes.api.kinds.batch import JobStrategy, indexes_total
+from pybernetes.api.kinds.cronjob import CronJobStrategy
 
 JOB = JobStrategy()
 CRON = CronJobStrategy()

@@ -1,4 +1,4 @@
-"""CronJob schedule and time-zone checks, with the error texts users see from a real API server.
+"""batch/v1 CronJob: defaults, validation and strategy, with the schedule and time-zone checks.
 
 Upstream validates ``spec.schedule`` by parsing it with ``robfig/cron/v3``'s standard parser (five fields or an
 ``@`` descriptor) and puts the parser's error text in the field error, so the texts below follow that parser:
@@ -12,6 +12,13 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass
+
+from pybernetes.api.field import FieldError, Path, invalid, not_supported, required
+from pybernetes.api.kinds.apps import ensure_template, go_label_selector, name_warnings
+from pybernetes.api.kinds.batch import SPEC, job_spec_errors
+from pybernetes.api.kinds.fieldchecks import non_negative
+from pybernetes.api.kinds.pod import default_pod_template
+from pybernetes.api.strategy import Obj, Strategy
 
 _DESCRIPTORS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
 _MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
@@ -176,3 +183,100 @@ def time_zone_errors(tz: str) -> list[str]:
     if err:
         msgs.append(err)
     return msgs
+
+
+# ---------------------------------------------------------------- CronJob
+
+CONCURRENCY = ("Allow", "Forbid", "Replace")
+MAX_CRONJOB_NAME = 52
+
+
+def default_cronjob(obj: Obj) -> None:
+    """``SetDefaults_CronJob``; the job template gets pod template defaults only, never Job defaults."""
+    spec = obj.setdefault("spec", {})
+    if not isinstance(spec, dict):
+        return
+    if not spec.get("concurrencyPolicy"):
+        spec["concurrencyPolicy"] = "Allow"
+    if spec.get("suspend") is None:
+        spec["suspend"] = False
+    if spec.get("successfulJobsHistoryLimit") is None:
+        spec["successfulJobsHistoryLimit"] = 3
+    if spec.get("failedJobsHistoryLimit") is None:
+        spec["failedJobsHistoryLimit"] = 1
+    jt = spec.get("jobTemplate")
+    if not isinstance(jt, dict):
+        jt = spec["jobTemplate"] = {}
+    jspec = jt.get("spec")
+    if not isinstance(jspec, dict):
+        jspec = jt["spec"] = {}
+    default_pod_template(ensure_template(jspec))
+
+
+def validate_cronjob_spec(spec: Obj, old_spec: Obj | None, path: Path = SPEC) -> list[FieldError]:
+    errs: list[FieldError] = []
+    schedule = spec.get("schedule", "")
+    tz = spec.get("timeZone")
+    if not schedule:
+        errs.append(required(path.child("schedule")))
+    else:
+        spath = path.child("schedule")
+        allow_tz = old_spec is not None and "TZ" in (old_spec.get("schedule") or "")
+        err = schedule_error(schedule)
+        if err:
+            errs.append(invalid(spath, schedule, err))
+        if allow_tz and "TZ" in schedule and tz is not None:
+            errs.append(invalid(spath, schedule, "cannot use both timeZone field and TZ or CRON_TZ in schedule"))
+        elif not allow_tz and "TZ" in schedule:
+            errs.append(invalid(spath, schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"))
+    errs += non_negative(spec.get("startingDeadlineSeconds"), path.child("startingDeadlineSeconds"))
+    if tz is not None and (old_spec is None or old_spec.get("timeZone") != tz):
+        errs += [invalid(path.child("timeZone"), tz, m) for m in time_zone_errors(tz)]
+    policy = spec.get("concurrencyPolicy", "")
+    if policy == "":
+        errs.append(required(path.child("concurrencyPolicy")))
+    elif policy not in CONCURRENCY:
+        errs.append(not_supported(path.child("concurrencyPolicy"), policy, list(CONCURRENCY)))
+    errs += validate_job_template(spec.get("jobTemplate") or {}, path.child("jobTemplate"))
+    errs += non_negative(spec.get("successfulJobsHistoryLimit"), path.child("successfulJobsHistoryLimit"))
+    errs += non_negative(spec.get("failedJobsHistoryLimit"), path.child("failedJobsHistoryLimit"))
+    return errs
+
+
+def validate_job_template(jt: Obj, path: Path) -> list[FieldError]:
+    """A CronJob's job template: Job spec rules, and no selector (the Job controller generates one)."""
+    jspec = jt.get("spec") or {}
+    errs = job_spec_errors(jspec, path.child("spec"))
+    if jspec.get("selector") is not None:
+        errs.append(invalid(path.child("spec", "selector"), go_label_selector(jspec["selector"]),
+                            "`selector` will be auto-generated"))
+    if jspec.get("manualSelector") is True:
+        errs.append(not_supported(path.child("spec", "manualSelector"), True, ["nil", "false"]))
+    return errs
+
+
+class CronJobStrategy(Strategy):
+    has_status_subresource = True
+    tracks_generation = True
+
+    def default(self, obj: Obj) -> None:
+        default_cronjob(obj)
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        errs = validate_cronjob_spec(obj.get("spec") or {}, None)
+        name = (obj.get("metadata") or {}).get("name") or ""
+        if len(name) > MAX_CRONJOB_NAME:
+            # The controller names Jobs "<cronjob>-<11 chars>", and a Job name must fit a DNS label.
+            errs.append(invalid(Path("metadata", "name"), name, "must be no more than 52 characters"))
+        return errs
+
+    def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
+        return validate_cronjob_spec(obj.get("spec") or {}, old.get("spec") or {})
+
+    def warnings_on_create(self, obj: Obj) -> list[str]:
+        warnings = name_warnings(obj)
+        if "TZ" in ((obj.get("spec") or {}).get("schedule") or ""):
+            warnings.append("cronjob.spec.schedule: CRON_TZ or TZ used in spec.schedule is not officially "
+                            "supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ "
+                            "for more details")
+        return warnings

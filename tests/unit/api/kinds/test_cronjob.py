@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pybernetes.api.kinds.cron import go_duration_error, schedule_error, time_zone_errors
+from pybernetes.api.kinds.cronjob import go_duration_error, schedule_error, time_zone_errors
 
 
 @pytest.mark.parametrize("spec", [
