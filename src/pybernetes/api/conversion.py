@@ -370,7 +370,7 @@ def event_core_to_events(obj: Obj) -> Obj:
     renamed = {_CORE_TO_EVENTS[k]: v for k, v in obj.items() if k in _CORE_TO_EVENTS}
     out: Obj = {"apiVersion": "events.k8s.io/v1", "kind": "Event"}
     if "metadata" in obj:
-        out["metadata"] = obj["metadata"]
+        out["metadata"] = dict(obj["metadata"])       # callers may set resourceVersion on the result
     out.update((k, renamed[k]) for k in _EVENTS_V1_ORDER if k in renamed)
     return out
 
@@ -378,7 +378,7 @@ def event_core_to_events(obj: Obj) -> Obj:
 def event_events_to_core(obj: Obj) -> Obj:
     out: Obj = {"apiVersion": "v1", "kind": "Event"}
     if "metadata" in obj:
-        out["metadata"] = obj["metadata"]
+        out["metadata"] = dict(obj["metadata"])       # callers may set resourceVersion on the result
     for core, ev in _EVENT_FIELDS:
         if ev in obj:
             out[core] = obj[ev]
