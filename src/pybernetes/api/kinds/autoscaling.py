@@ -4,6 +4,7 @@ autoscaling/v1 requests are converted to v2 (``pybernetes.api.conversion``) befo
 serves both versions, as upstream's single internal type does. Defaults follow ``pkg/apis/autoscaling/v2/defaults.go``:
 ``minReplicas`` 1, a CPU-utilization metric of 80% when none is given, and — only when ``behavior`` is present — every
 missing scaling rule filled from the controller's historic behaviour. Upstream gives HPAs no ``metadata.generation``.
+The alpha ``tolerance`` field of scaling rules is dropped, as with its feature gate off.
 """
 
 from __future__ import annotations
@@ -233,11 +234,36 @@ def validate_hpa_spec(spec: Obj, path: Path = SPEC) -> list[FieldError]:
     return errs
 
 
+def _tolerances(obj: Obj | None) -> bool:
+    behavior = ((obj or {}).get("spec") or {}).get("behavior") or {}
+    return any(isinstance(r, dict) and r.get("tolerance") is not None
+               for r in (behavior.get("scaleUp"), behavior.get("scaleDown")))
+
+
+def drop_disabled_fields(obj: Obj, old: Obj | None) -> None:
+    """``tolerance`` needs the HPAConfigurableTolerance gate, alpha (off) in 1.33: dropped unless already in use."""
+    if _tolerances(old):
+        return
+    behavior = (obj.get("spec") or {}).get("behavior") or {}
+    for key in ("scaleUp", "scaleDown"):
+        rules = behavior.get(key)
+        if isinstance(rules, dict):
+            rules.pop("tolerance", None)
+
+
 class HorizontalPodAutoscalerStrategy(Strategy):
     has_status_subresource = True
 
     def default(self, obj: Obj) -> None:
         default_hpa(obj)
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        super().prepare_for_create(obj)
+        drop_disabled_fields(obj, None)
+
+    def prepare_for_update(self, obj: Obj, old: Obj) -> None:
+        super().prepare_for_update(obj, old)
+        drop_disabled_fields(obj, old)
 
     def validate(self, obj: Obj) -> list[FieldError]:
         return validate_hpa_spec(obj.get("spec") or {})

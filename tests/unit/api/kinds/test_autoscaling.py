@@ -102,3 +102,16 @@ def test_status_is_kept_on_spec_writes() -> None:
                                          ("1e3", 1), (3, 1)])
 def test_quantity_sign(q: Any, sign: int) -> None:
     assert quantity_sign(q) == sign
+
+
+def test_alpha_tolerance_is_dropped_unless_already_stored() -> None:
+    h = hpa(behavior={"scaleUp": {"tolerance": "0.05"}})
+    S.default(h)
+    S.prepare_for_create(h)
+    assert "tolerance" not in h["spec"]["behavior"]["scaleUp"]
+    old = copy.deepcopy(h)
+    old["spec"]["behavior"]["scaleUp"]["tolerance"] = "0.1"
+    new = copy.deepcopy(old)
+    S.prepare_for_update(new, old)
+    assert new["spec"]["behavior"]["scaleUp"]["tolerance"] == "0.1"
+
