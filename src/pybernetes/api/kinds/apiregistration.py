@@ -64,7 +64,7 @@ def validate_api_service(obj: Obj) -> list[FieldError]:
 
 class APIServiceStrategy(Strategy):
     has_status_subresource = True
-    name_fn = staticmethod(path_segment_name)
+    name_fn = staticmethod(path_segment_name)  # type: ignore[assignment]  # unbound on instances
 
     def default(self, obj: Obj) -> None:
         default_api_service(obj)

@@ -140,21 +140,21 @@ def default_binding(obj: Obj) -> None:
 
 
 class RoleStrategy(Strategy):
-    name_fn = staticmethod(rbac_name)
+    name_fn = staticmethod(rbac_name)  # type: ignore[assignment]  # unbound on instances
 
     def validate(self, obj: Obj) -> list[FieldError]:
         return _rules(obj, True)
 
 
 class ClusterRoleStrategy(Strategy):
-    name_fn = staticmethod(rbac_name)
+    name_fn = staticmethod(rbac_name)  # type: ignore[assignment]  # unbound on instances
 
     def validate(self, obj: Obj) -> list[FieldError]:
         return _rules(obj, False) + validate_aggregation_rule(obj.get("aggregationRule"))
 
 
 class RoleBindingStrategy(Strategy):
-    name_fn = staticmethod(rbac_name)
+    name_fn = staticmethod(rbac_name)  # type: ignore[assignment]  # unbound on instances
 
     def default(self, obj: Obj) -> None:
         default_binding(obj)

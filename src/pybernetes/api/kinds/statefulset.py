@@ -83,7 +83,7 @@ def default_statefulset(obj: Obj) -> None:
 
 def default_claim_template(claim: dict[str, Any]) -> dict[str, Any]:
     """A PVC template as stored: typed (``v1``/``PersistentVolumeClaim`` first), PVC defaults applied."""
-    out = {"apiVersion": "v1", "kind": "PersistentVolumeClaim"}
+    out: dict[str, Any] = {"apiVersion": "v1", "kind": "PersistentVolumeClaim"}
     out.update((k, v) for k, v in claim.items() if k not in ("apiVersion", "kind"))
     spec = out.get("spec")
     if not isinstance(spec, dict):
@@ -195,7 +195,7 @@ STATUS_BOUNDS = (("readyReplicas", "replicas", _BOUND), ("currentReplicas", "rep
 class StatefulSetStrategy(Strategy):
     has_status_subresource = True
     tracks_generation = True
-    name_fn = staticmethod(name_is_dns_label)
+    name_fn = staticmethod(name_is_dns_label)  # type: ignore[assignment]  # unbound on instances
 
     def default(self, obj: Obj) -> None:
         default_statefulset(obj)
