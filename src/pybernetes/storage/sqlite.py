@@ -67,6 +67,7 @@ APPLICATION_ID = 0x70796B38          # "pyk8": marks a file as ours, so a foreig
 SCHEMA_VERSION = 1
 COMPACT_STEP = 10_000                # revisions per compaction transaction, so writers are not stalled for long
 REPLAY_CHUNK = 1_000                 # events per replay query
+PAGE_SIZE = 4096
 MMAP_SIZE = 1 << 30                  # reads through mmap: a 10k-key list of 1 KiB values takes half the time
 _UNBOUNDED = b"\xff"                 # a BLOB sorts after every TEXT in SQLite: "key < X'FF'" bounds nothing
 
@@ -651,6 +652,7 @@ def _open_writer(path: Path, synchronous: str, busy_timeout: float) -> tuple[sql
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=64,
                                timeout=busy_timeout)
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")     # takes effect only when the file is new
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise StoreError(f"datastore {path}: cannot switch to WAL journal mode (got {mode!r})")

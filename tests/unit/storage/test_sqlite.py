@@ -397,3 +397,37 @@ async def test_writer_runs_in_wal_with_the_chosen_sync_level(tmp_path: Path, syn
         assert s._wconn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         await s.close()
+
+
+async def test_replay_runs_in_chunks(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_store, "REPLAY_CHUNK", 3)
+    written = [await store.create(f"/t/{i:02d}", b"x") for i in range(10)]
+    await store.create("/other", b"x")
+    async with contextlib.aclosing(store.watch("/t/", from_revision=0)) as events:
+        assert [ev.kv for ev in await take(events, 10)] == written
+        live = await store.create("/t/live", b"y")
+        assert [ev.kv for ev in await take(events, 1)] == [live]
+
+
+async def test_a_cancelled_caller_does_not_undo_its_write(store: SQLiteStore) -> None:
+    task = asyncio.create_task(store.create("/t/a", b"1"))
+    await asyncio.sleep(0)                         # the request is queued
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    b = await store.create("/t/b", b"2")           # queued after /t/a, so /t/a is committed by now
+    assert await store.get("/t/a") == KV("/t/a", b"1", 1, 1)
+    assert b.mod_revision == 2
+
+
+async def test_close_finishes_queued_writes(store: SQLiteStore) -> None:
+    writes = [asyncio.ensure_future(store.create(f"/t/{i}", b"x")) for i in range(50)]
+    await asyncio.sleep(0)                         # all 50 are queued
+    await store.close()
+    assert [w.result().mod_revision for w in writes] == list(range(1, 51))
+
+
+@pytest.mark.parametrize("key", [b"/t/a", 7])
+async def test_non_string_keys_are_refused(store: SQLiteStore, key: object) -> None:
+    with pytest.raises(TypeError):
+        await store.create(key, b"x")  # type: ignore[arg-type]
