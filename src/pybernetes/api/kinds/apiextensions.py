@@ -355,6 +355,10 @@ class CustomResourceDefinitionStrategy(Strategy):
     has_status_subresource = True
     tracks_generation = True
 
+    def reset_status(self, obj: Obj) -> None:
+        """The status a real server stores at create: Go's zero status, non-omitempty fields included."""
+        obj["status"] = {"acceptedNames": {"plural": "", "kind": ""}}
+
     def default(self, obj: Obj) -> None:
         default_crd(obj)
 

@@ -66,6 +66,10 @@ class APIServiceStrategy(Strategy):
     has_status_subresource = True
     name_fn = staticmethod(path_segment_name)  # type: ignore[assignment]  # unbound on instances
 
+    def reset_status(self, obj: Obj) -> None:
+        """The status a real server stores at create: Go's zero status, non-omitempty fields included."""
+        obj["status"] = {}
+
     def default(self, obj: Obj) -> None:
         default_api_service(obj)
 

@@ -254,6 +254,10 @@ def drop_disabled_fields(obj: Obj, old: Obj | None) -> None:
 class HorizontalPodAutoscalerStrategy(Strategy):
     has_status_subresource = True
 
+    def reset_status(self, obj: Obj) -> None:
+        """The status a real server stores at create: Go's zero status, non-omitempty fields included."""
+        obj["status"] = {"desiredReplicas": 0, "currentMetrics": None}
+
     def default(self, obj: Obj) -> None:
         default_hpa(obj)
 

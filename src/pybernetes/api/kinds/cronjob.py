@@ -259,6 +259,10 @@ class CronJobStrategy(Strategy):
     has_status_subresource = True
     tracks_generation = True
 
+    def reset_status(self, obj: Obj) -> None:
+        """The status a real server stores at create: Go's zero status, non-omitempty fields included."""
+        obj["status"] = {}
+
     def default(self, obj: Obj) -> None:
         default_cronjob(obj)
 

@@ -135,6 +135,11 @@ class DaemonSetStrategy(Strategy):
     has_status_subresource = True
     tracks_generation = True
 
+    def reset_status(self, obj: Obj) -> None:
+        """The status a real server stores at create: Go's zero status, non-omitempty fields included."""
+        obj["status"] = {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+                         "numberReady": 0}
+
     def default(self, obj: Obj) -> None:
         default_daemonset(obj)
 

@@ -292,6 +292,10 @@ class IngressStrategy(Strategy):
     has_status_subresource = True
     tracks_generation = True
 
+    def reset_status(self, obj: Obj) -> None:
+        """The status a real server stores at create: Go's zero status, non-omitempty fields included."""
+        obj["status"] = {"loadBalancer": {}}
+
     def validate(self, obj: Obj) -> list[FieldError]:
         return validate_ingress_spec(obj.get("spec") or {})
 

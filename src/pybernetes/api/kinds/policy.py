@@ -42,6 +42,10 @@ class PodDisruptionBudgetStrategy(Strategy):
     has_status_subresource = True
     tracks_generation = True
 
+    def reset_status(self, obj: Obj) -> None:
+        """The status a real server stores at create: Go's zero status, non-omitempty fields included."""
+        obj["status"] = {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0}
+
     def validate(self, obj: Obj) -> list[FieldError]:
         return validate_pdb_spec(obj.get("spec") or {})
 

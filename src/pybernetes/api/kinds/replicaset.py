@@ -55,6 +55,10 @@ class ReplicaSetStrategy(Strategy):
     has_status_subresource = True
     tracks_generation = True
 
+    def reset_status(self, obj: Obj) -> None:
+        """The status a real server stores at create: Go's zero status, non-omitempty fields included."""
+        obj["status"] = {"replicas": 0}
+
     def default(self, obj: Obj) -> None:
         default_replicaset(obj)
 

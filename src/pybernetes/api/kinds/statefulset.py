@@ -197,6 +197,10 @@ class StatefulSetStrategy(Strategy):
     tracks_generation = True
     name_fn = staticmethod(name_is_dns_label)  # type: ignore[assignment]  # unbound on instances
 
+    def reset_status(self, obj: Obj) -> None:
+        """The status a real server stores at create: Go's zero status, non-omitempty fields included."""
+        obj["status"] = {"replicas": 0, "availableReplicas": 0}
+
     def default(self, obj: Obj) -> None:
         default_statefulset(obj)
 

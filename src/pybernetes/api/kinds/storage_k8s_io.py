@@ -260,6 +260,10 @@ def validate_volume_attachment(obj: Obj) -> list[FieldError]:
 class VolumeAttachmentStrategy(Strategy):
     has_status_subresource = True
 
+    def reset_status(self, obj: Obj) -> None:
+        """The status a real server stores at create: Go's zero status, non-omitempty fields included."""
+        obj["status"] = {"attached": False}
+
     def validate(self, obj: Obj) -> list[FieldError]:
         return validate_volume_attachment(obj)
 

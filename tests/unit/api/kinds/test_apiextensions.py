@@ -40,7 +40,7 @@ def test_defaults_and_stored_versions() -> None:
     assert c["spec"]["names"] == {"plural": "crontabs", "kind": "CronTab", "shortNames": ["ct"],
                                   "singular": "crontab", "listKind": "CronTabList"}
     assert c["spec"]["conversion"] == {"strategy": "None"}
-    assert c["status"] == {"storedVersions": ["v1"]}
+    assert c["status"] == {"acceptedNames": {"plural": "", "kind": ""}, "storedVersions": ["v1"]}
     assert c["metadata"]["generation"] == 1
     assert S.validate(c) == []
 

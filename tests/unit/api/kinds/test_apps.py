@@ -69,3 +69,25 @@ def test_controller_revision() -> None:
     new = copy.deepcopy(rev)
     new["revision"] = 3
     assert s.validate_update(new, rev) == []
+
+
+@pytest.mark.parametrize(("group", "kind", "status"), [
+    ("apps", "Deployment", {}),
+    ("apps", "ReplicaSet", {"replicas": 0}),
+    ("apps", "StatefulSet", {"replicas": 0, "availableReplicas": 0}),
+    ("apps", "DaemonSet", {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+                           "numberReady": 0}),
+    ("batch", "Job", {}),
+    ("autoscaling", "HorizontalPodAutoscaler", {"desiredReplicas": 0, "currentMetrics": None}),
+    ("networking.k8s.io", "Ingress", {"loadBalancer": {}}),
+    ("storage.k8s.io", "VolumeAttachment", {"attached": False}),
+])
+def test_create_stores_the_zero_status_a_real_server_stores(group: str, kind: str, status: dict[str, Any]) -> None:
+    obj: dict[str, Any] = {"metadata": {"name": "x", "uid": "u"}, "spec": {}, "status": {"replicas": 7}}
+    strategy = STRATEGIES[(group, kind)]
+    strategy.prepare_for_create(obj)
+    assert obj["status"] == status
+    other: dict[str, Any] = {"metadata": {"name": "y", "uid": "v"}, "spec": {}}
+    strategy.prepare_for_create(other)
+    assert other["status"] is not obj["status"] or status == {}
+

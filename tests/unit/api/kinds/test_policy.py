@@ -31,7 +31,8 @@ def test_validation(spec: dict[str, Any], expected: list[str]) -> None:
 def test_generation_and_status() -> None:
     pdb = {"metadata": {"name": "db"}, "spec": {"minAvailable": 1}, "status": {"expectedPods": 3}}
     S.prepare_for_create(pdb)
-    assert pdb["metadata"]["generation"] == 1 and "status" not in pdb
+    assert pdb["metadata"]["generation"] == 1
+    assert pdb["status"] == {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0}
     new = copy.deepcopy(pdb)
     new["spec"]["minAvailable"] = 2
     S.prepare_for_update(new, pdb)
