@@ -221,7 +221,7 @@ class SQLiteStore:
         """Open (creating parent directories and schema) the store at ``path``.
 
         ``synchronous=FULL`` fsyncs every commit: an acknowledged write survives power loss, like etcd. ``NORMAL``
-        survives a killed process but may lose the last commits on power loss. The file is locked (``flock``) for
+        survives a killed process but may lose the last commits on power loss. ``<path>-lock`` is ``flock``ed for
         this store's lifetime, so a second server on the same file fails fast instead of corrupting revisions.
         ``busy_timeout`` bounds how long a lock held by another SQLite user is waited for before :class:`Unavailable`.
         """
@@ -634,13 +634,19 @@ def _events_after(conn: sqlite3.Connection, prefix: str, after: int, limit: int)
 
 # -------------------------------------------------------------------- opening (runs in a thread)
 
+def lock_path(path: Path) -> Path:
+    """The lock file held while a store has ``path`` open (beside SQLite's own ``-wal`` and ``-shm``)."""
+    return path.with_name(path.name + "-lock")
+
+
 def _open_writer(path: Path, synchronous: str, busy_timeout: float) -> tuple[sqlite3.Connection, int, int, int]:
     """Lock the file, connect, set pragmas, create or check the schema; return (conn, lock fd, rev, compacted)."""
     if synchronous not in ("FULL", "NORMAL", "EXTRA"):
         raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # A separate lock file: closing any fd of the database file itself would drop SQLite's POSIX locks.
+        fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as err:
         raise StoreError(f"cannot open datastore {path}: {err.strerror}") from err
     try:

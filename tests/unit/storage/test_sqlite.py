@@ -196,6 +196,8 @@ async def test_second_open_of_the_same_file_fails(tmp_path: Path) -> None:
     try:
         with pytest.raises(StoreError, match="in use"):
             await SQLiteStore.open(tmp_path / "state.db")
+        assert (await s.create("/a", b"1")).mod_revision == 1      # the failed attempt disturbed nothing
+        assert sqlite_store.lock_path(tmp_path / "state.db").exists()
     finally:
         await s.close()
     s = await SQLiteStore.open(tmp_path / "state.db")          # the lock went with the first store
