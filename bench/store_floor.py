@@ -8,24 +8,29 @@ Floor (raw ``sqlite3``, WAL, 1 KiB values, a table keyed by rev with a unique ke
 Store (``SQLiteStore``, synchronous=FULL unless said): creates/s from 1, 16 and 64 concurrent asyncio writers,
   get latency, list latency for 500 and 10,000 keys, watch delivery.
 
-Measured on the project machine (Debian 12, 2 cores, ext4 on virtio disk, Python 3.11, asyncio loop), 2026-11:
+Measured on the project machine (Debian 12, 2 vCPU, ext4 on a virtio disk, SQLite 3.40.1, Python 3.11, asyncio
+loop), 2026-11-27, while other sessions' tests and an etcd benchmark shared the disk and CPUs (load average 2.5-4).
+Medians of 3-4 runs; fsync-bound figures swung by 2x between runs, so the range is given:
 
-  floor                                         rate
-  1-row txn/s  synchronous=FULL                 ~3,300/s
-  1-row txn/s  synchronous=NORMAL               ~9,000/s
-  rows/s  batch 16   FULL                       ~40,000/s
-  rows/s  batch 100  FULL                       ~90,000/s
-  rows/s  batch 1000 FULL                       ~120,000/s
+  floor: raw sqlite3, WAL, 1 KiB values       rate
+    1-row txn/s   synchronous=FULL            2,900 - 4,400/s
+    1-row txn/s   synchronous=NORMAL          15,000 - 22,800/s
+    rows/s        batch 16   FULL             7,000 - 41,500/s
+    rows/s        batch 100  FULL             30,000 - 80,000/s
+    rows/s        batch 1000 FULL             63,000 - 95,000/s
 
-  store                                         result
-  creates/s  1 writer   FULL                    ~2,800/s   (one fsync per write: the floor)
-  creates/s  16 writers FULL                    ~14,000/s  (group commit, ~16 writes per fsync)
-  creates/s  64 writers FULL                    ~18,000/s
-  creates/s  16 writers NORMAL                  ~19,000/s
-  get (current) p50                             ~10 µs     (inline read on the loop thread)
-  list 500 keys / 10,000 keys                   ~4 ms / ~40 ms
-
-These are rough; rerun the script for this machine's numbers.
+  store: SQLiteStore                          result
+    creates/s      1 writer   FULL            1,700 - 3,100/s   (one fsync per write: bounded by the floor)
+    creates/s     16 writers  FULL            6,600 - 15,000/s  (group commit: 16 writes per fsync; ~17,000/s
+                                                                 when the disk was not shared)
+    creates/s     64 writers  FULL            11,000 - 18,000/s
+    creates/s     16 writers  NORMAL          6,200 - 19,000/s
+    get (current key)                         p50 ~10 µs        (on the loop thread; a thread hop is ~100 µs)
+    get (older revision)                      p50 ~18 µs
+    list 500 keys / 500 of 10,000 (limit)     p50 ~1.5 ms
+    list 10,000 keys (now / older revision)   p50 ~45 ms / ~50-75 ms
+    count 10,000 keys                         p50 ~0.8 ms
+    watch replay of 10,500 events             ~70-110 ms
 """
 
 from __future__ import annotations
