@@ -53,7 +53,40 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--service-node-port-range", default="30000-32767")
     s.add_argument("--cluster-dns", default="10.43.0.10")
     s.add_argument("--cluster-domain", default="cluster.local")
+    s.add_argument("--disable-scheduler", action="store_true", help="do not run the scheduler")
+    s.add_argument("--disable-controller-manager", action="store_true", help="do not run the controller manager")
+    s.add_argument("--simulated-nodes", type=int, default=0,
+                   help="run N simulated nodes in the local agent instead of a real node (scale tests)")
+    s.add_argument("--node-eviction-timeout", default="300s",
+                   help="default toleration of not-ready/unreachable nodes before their pods are evicted")
     _add_logging(s)
+
+    c = sub.add_parser("controller-manager", help="run the controllers against an API server")
+    c.add_argument("--kubeconfig", required=True)
+    c.add_argument("--leader-elect", default="true", choices=("true", "false"))
+    c.add_argument("--controllers", default="", help="comma-separated names (default: all)")
+    c.add_argument("--node-monitor-grace-period", default="40s")
+    c.add_argument("--pod-eviction-timeout", default="300s")
+    c.add_argument("--cluster-cidr", default="10.42.0.0/16")
+    c.add_argument("--node-cidr-mask-size", type=int, default=24)
+    _add_logging(c)
+
+    sc = sub.add_parser("scheduler", help="run the scheduler against an API server")
+    sc.add_argument("--kubeconfig", required=True)
+    sc.add_argument("--leader-elect", default="true", choices=("true", "false"))
+    _add_logging(sc)
+
+    a = sub.add_parser("agent", help="run a node (or N simulated nodes) that joins a server")
+    a.add_argument("--server", required=True, help="the API server URL (as in the kubeconfig the server wrote)")
+    a.add_argument("--token", required=True, help="the server's join token")
+    a.add_argument("--data-dir", type=pathlib.Path, default=None)
+    a.add_argument("--node-name", default="", help="node name (default: the hostname)")
+    a.add_argument("--simulated", type=int, default=0, help="register N simulated nodes instead of a real one")
+    a.add_argument("--node-name-prefix", default="", help="simulated nodes are named <prefix><i>")
+    a.add_argument("--node-capacity", default="cpu=8,memory=32Gi,pods=110",
+                   help="capacity of each simulated node")
+    a.add_argument("--node-labels", default="", help="extra labels k=v,k2=v2")
+    _add_logging(a)
     return ap
 
 
@@ -74,6 +107,55 @@ def load_or_create_token(data_dir: pathlib.Path, given: str | None) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
     return token
+
+
+def parse_duration(s: str) -> float:
+    """Go-style durations used by our flags: "300s", "5m", "1h30m", "40s", "1.5s"."""
+    import re
+    total = 0.0
+    matched = False
+    for num, unit in re.findall(r"([0-9.]+)(ms|s|m|h)", s):
+        matched = True
+        total += float(num) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+    if not matched:
+        try:
+            return float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid duration {s!r}") from None
+    return total
+
+
+def component_kubeconfig(data_dir: pathlib.Path, name: str, server_url: str, cn: str) -> pathlib.Path:
+    """A kubeconfig with its own client certificate for a control-plane component (group system:masters)."""
+    from pybernetes.apiserver import kubeconfig
+    from pybernetes.apiserver.certs import issue_client
+    path = data_dir / "cred" / f"{name}.kubeconfig"
+    cert, key = issue_client(data_dir, cn=cn, org="system:masters")
+    ca = (data_dir / "tls" / "server-ca.crt").read_bytes()
+    kubeconfig.write(path, kubeconfig.render(server=server_url, ca_pem=ca, cert_pem=cert, key_pem=key))
+    return path
+
+
+def start_components(args: argparse.Namespace, data_dir: pathlib.Path, url: str, token: str):  # -> Supervisor
+    from pybernetes.supervisor import Supervisor
+    sup = Supervisor()
+    logs = data_dir / "logs"
+    level = ["--log-level", args.log_level]
+    if not args.disable_controller_manager:
+        kc = component_kubeconfig(data_dir, "controller-manager", url, "system:kube-controller-manager")
+        sup.add("controller-manager", ["controller-manager", "--kubeconfig", str(kc), "--cluster-cidr",
+                                       args.cluster_cidr, "--pod-eviction-timeout", args.node_eviction_timeout,
+                                       *level], logs)
+    if not args.disable_scheduler:
+        kc = component_kubeconfig(data_dir, "scheduler", url, "system:kube-scheduler")
+        sup.add("scheduler", ["scheduler", "--kubeconfig", str(kc), *level], logs)
+    if not args.disable_agent or args.simulated_nodes:
+        agent = ["agent", "--server", url, "--token", token, "--data-dir", str(data_dir / "agent"), *level]
+        if args.simulated_nodes:
+            agent += ["--simulated", str(args.simulated_nodes)]
+        sup.add("agent", agent, logs)
+    sup.start()
+    return sup
 
 
 async def run_server(args: argparse.Namespace) -> int:
@@ -115,9 +197,11 @@ async def run_server(args: argparse.Namespace) -> int:
     if args.write_kubeconfig:
         kubeconfig.write(args.write_kubeconfig.resolve(), kc)
         kc_path = args.write_kubeconfig.resolve()
+    sup = start_components(args, data_dir, server.url, token)
     print(f"pybernetes server is ready: {server.url} (kubeconfig: {kc_path})", flush=True)
     await stop.wait()
     log.info("shutting down")
+    await sup.stop()
     await server.stop()
     return 0
 
@@ -132,7 +216,39 @@ def main(argv: Sequence[str] | None = None) -> None:
         pass
     if args.command == "server":
         sys.exit(asyncio.run(run_server(args)))
+    if args.command == "controller-manager":
+        sys.exit(asyncio.run(_run_until_signal(run_controller_manager_cmd(args))))
+    if args.command == "scheduler":
+        from pybernetes.scheduler.main import run_scheduler
+        sys.exit(asyncio.run(_run_until_signal(run_scheduler(kubeconfig=args.kubeconfig,
+                                                             leader_elect=args.leader_elect == "true"))))
+    if args.command == "agent":
+        from pybernetes.kubelet.main import run_agent
+        sys.exit(asyncio.run(_run_until_signal(run_agent(args))))
     sys.exit(2)
+
+
+def run_controller_manager_cmd(args: argparse.Namespace):  # -> Coroutine
+    from pybernetes.controllers.manager import run_controller_manager
+    options = {"node_monitor_grace_period": parse_duration(args.node_monitor_grace_period),
+               "pod_eviction_timeout": parse_duration(args.pod_eviction_timeout),
+               "cluster_cidr": args.cluster_cidr, "node_cidr_mask_size": args.node_cidr_mask_size}
+    names = [n for n in args.controllers.split(",") if n]
+    return run_controller_manager(kubeconfig=args.kubeconfig, leader_elect=args.leader_elect == "true",
+                                  controllers=names or None, options=options)
+
+
+async def _run_until_signal(main) -> int:  # main: Coroutine[Any, Any, Any]
+    """Run a component until it returns or SIGTERM/SIGINT arrives; either way exit cleanly."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(main)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        result = await task
+        return int(result) if isinstance(result, int) else 0
+    except asyncio.CancelledError:
+        return 0
 
 
 if __name__ == "__main__":

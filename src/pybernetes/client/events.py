@@ -1,0 +1,106 @@
+"""Recording core/v1 Events about objects, for ``kubectl describe`` and ``kubectl get events``.
+
+As client-go's event recorder: writes are asynchronous (never block a reconcile), repeated events about the
+same object with the same reason and message are folded into one Event whose ``count`` and ``lastTimestamp``
+grow (upstream's EventCorrelator), and a full queue drops events rather than slowing the component.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from pybernetes.api.meta import format_rfc3339
+from pybernetes.client.clock import REAL, Clock
+from pybernetes.client.resources import EVENTS
+from pybernetes.client.rest import APIStatusError, Client
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+FOLD_WINDOW = 600.0
+QUEUE_SIZE = 10_000
+
+
+def object_reference(obj: Obj, *, field_path: str = "") -> Obj:
+    meta = obj.get("metadata") or {}
+    ref: Obj = {"kind": obj.get("kind", ""), "apiVersion": obj.get("apiVersion", "")}
+    if meta.get("namespace"):
+        ref["namespace"] = meta["namespace"]
+    ref["name"] = meta.get("name", "")
+    if meta.get("uid"):
+        ref["uid"] = meta["uid"]
+    if meta.get("resourceVersion"):
+        ref["resourceVersion"] = meta["resourceVersion"]
+    if field_path:
+        ref["fieldPath"] = field_path
+    return ref
+
+
+class EventRecorder:
+    def __init__(self, client: Client, *, component: str, host: str = "", clock: Clock = REAL) -> None:
+        self.client = client
+        self.component = component
+        self.host = host
+        self.clock = clock
+        self._queue: asyncio.Queue[tuple[Obj, str, str, str, str]] = asyncio.Queue(QUEUE_SIZE)
+        self._seen: dict[tuple[str, str, str, str, str], tuple[str, str, int, float]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def event(self, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "") -> None:
+        """Record an event (Normal | Warning) about ``obj``; returns at once."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"events-{self.component}")
+        try:
+            self._queue.put_nowait((obj, type_, reason, message[:1024], field_path))
+        except asyncio.QueueFull:
+            log.warning("event dropped: queue full", extra={"component": self.component, "reason": reason})
+
+    async def _run(self) -> None:
+        while True:
+            obj, type_, reason, message, field_path = await self._queue.get()
+            try:
+                await self._write(obj, type_, reason, message, field_path)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.debug("event write failed", extra={"reason": reason, "error": repr(e)})
+
+    async def _write(self, obj: Obj, type_: str, reason: str, message: str, field_path: str) -> None:
+        ref = object_reference(obj, field_path=field_path)
+        ns = ref.get("namespace") or "default"
+        key = (ref.get("uid", ref["name"]), type_, reason, message, field_path)
+        now = format_rfc3339(self.clock.now())
+        seen = self._seen.get(key)
+        if seen and self.clock.monotonic() - seen[3] < FOLD_WINDOW:
+            name, first, count, _ = seen
+            try:
+                await self.client.patch(EVENTS, name, {"count": count + 1, "lastTimestamp": now}, ns)
+                self._seen[key] = (name, first, count + 1, self.clock.monotonic())
+                return
+            except APIStatusError:
+                pass
+        name = f"{ref['name']}.{time.time_ns():x}"
+        ev: Obj = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": ns},
+            "involvedObject": ref, "reason": reason, "message": message,
+            "source": {"component": self.component, **({"host": self.host} if self.host else {})},
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": type_,
+            "eventTime": None, "reportingComponent": self.component,
+            "reportingInstance": self.host or self.component,
+        }
+        await self.client.create(EVENTS, ev, ns)
+        if len(self._seen) > 5000:
+            self._seen.clear()
+        self._seen[key] = (name, now, 1, self.clock.monotonic())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+

@@ -1,0 +1,11 @@
+"""Every controller the controller manager can run, in start order. One line per controller."""
+
+from __future__ import annotations
+
+from pybernetes.controllers.base import Controller
+
+
+def all_controllers() -> list[type[Controller]]:
+    out: list[type[Controller]] = []
+    # Each controller module is imported here by name; add one line per controller.
+    return out
