@@ -28,7 +28,7 @@ from pybernetes.apiserver.state import ServerState
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/", "/cacerts"})
 HEALTH_PREFIXES = ("/healthz", "/livez", "/readyz")
 STATE = web.AppKey("state", ServerState)
 
@@ -107,6 +107,10 @@ class Dispatcher:
         return resp
 
     async def public(self, request: web.Request, path: str) -> web.StreamResponse:
+        if path == "/cacerts":
+            # The CA a joining agent should trust (as k3s serves it); the agent checks it against its token.
+            pki = self.state.extra["pki"]
+            return web.Response(body=pki.server_ca.read_bytes(), content_type="text/plain")
         if path.startswith("/version"):
             return body_response(dumps(version_info()))
         if path.startswith("/readyz") and not self.ready:
