@@ -205,13 +205,16 @@ def _prune(merged: dict[str, Any], managed: Managed, last: Tree | None, root: Ty
     if not last:
         return merged
     last_n = ensure_named_members(last, root)
-    pruned = remove_items(merged, last_n, root)
     owned: Tree = {}
     for e in managed.values():
         owned = union(owned, e.tree)
+    owned_n = ensure_named_members(owned, root)
+    if not difference(last_n, owned_n):
+        return merged                          # all still owned (the usual re-apply): the passes remove nothing
+    pruned = remove_items(merged, last_n, root)
     merged_set = ensure_named_members(set_tree(merged, root) or {}, root)
     pruned_set = ensure_named_members(set_tree(pruned, root) or {}, root)
-    keep = union(pruned_set, ensure_named_members(owned, root))
+    keep = union(pruned_set, owned_n)
     pruned = remove_items(merged, difference(merged_set, keep), root)
     pruned_set = ensure_named_members(set_tree(pruned, root) or {}, root)
     return remove_items(merged, intersection(difference(merged_set, pruned_set), last_n), root)

@@ -139,18 +139,29 @@ def parse_pe(pe: str) -> tuple[str, Any]:
     return got
 
 
+_CANON: dict[str, str | None] = {}
+
+
 def canonical_pe(pe: str) -> str | None:
     """The canonical spelling of a path element; None for an unknown element type (upstream drops those)."""
     if pe[:2] == "f:":
         return pe
+    got = _CANON.get(pe, "")
+    if got != "":
+        return got
     t, payload = parse_pe(pe)
     if t == "k":
-        return "k:{" + ",".join(go_json(n) + ":" + go_json(v) for n, v in payload) + "}"
-    if t == "v":
-        return "v:" + go_json(payload)
-    if t == "i":
-        return "i:" + str(payload)
-    return None
+        got = "k:{" + ",".join(go_json(n) + ":" + go_json(v) for n, v in payload) + "}"
+    elif t == "v":
+        got = "v:" + go_json(payload)
+    elif t == "i":
+        got = "i:" + str(payload)
+    else:
+        got = None
+    if len(_CANON) > 50000:
+        _CANON.clear()
+    _CANON[pe] = got
+    return got
 
 
 def _vkey(v: Any) -> tuple:
@@ -169,16 +180,26 @@ def _vkey(v: Any) -> tuple:
     return (5,)
 
 
+_SORT_KEYS: dict[str, tuple] = {}
+
+
 def pe_sort_key(pe: str) -> tuple:
     """Sort key giving SMD's ``PathElement.Compare`` order: fields, keys, values, indices."""
     if pe[:2] == "f:":
         return (0, pe[2:])
-    t, payload = parse_pe(pe)
-    if t == "k":
-        return (1, tuple((n, _vkey(v)) for n, v in payload))
-    if t == "v":
-        return (2, _vkey(payload))
-    return (3, payload) if t == "i" else (4, payload)
+    got = _SORT_KEYS.get(pe)
+    if got is None:
+        t, payload = parse_pe(pe)
+        if t == "k":
+            got = (1, tuple((n, _vkey(v)) for n, v in payload))
+        elif t == "v":
+            got = (2, _vkey(payload))
+        else:
+            got = (3, payload) if t == "i" else (4, payload)
+        if len(_SORT_KEYS) > 50000:
+            _SORT_KEYS.clear()
+        _SORT_KEYS[pe] = got
+    return got
 
 
 def _pe_less(a: str, b: str) -> bool:
@@ -383,39 +404,29 @@ def _iterate(a: Tree, prefix: Path) -> Iterator[Path]:
 
 def sorted_tree(a: Tree, root: bool = True) -> Tree:
     """The tree in upstream's key order; returns ``a`` itself when it already is (no copy)."""
+    ordered = True
+    changed: Tree | None = None
     prev = None
-    ordered, changed = True, False
-    fields_only = True
-    items = []
     for i, (k, n) in enumerate(a.items()):
         if k == ".":
             ordered = ordered and i == 0
             continue
-        if k[:2] != "f:":
-            fields_only = False
-        if ordered and prev is not None and not _pe_less(prev, k):
+        if ordered and prev is not None and ((k < prev) if (k[0] == "f" and prev[0] == "f")
+                                             else not pe_sort_key(prev) < pe_sort_key(k)):
             ordered = False
         prev = k
         if n:
             s = sorted_tree(n, False)
-            changed = changed or s is not n
-            n = s
-        items.append((k, n))
-    if ordered and not changed:
+            if s is not n:
+                changed = changed if changed is not None else {}
+                changed[k] = s
+    if ordered and changed is None:
         return a
-    if not ordered:
-        items.sort(key=_first if fields_only else _first_pe)
     out: Tree = {".": {}} if (not root and "." in a) else {}
-    out.update(items)
+    ks = [k for k in a if k != "."]
+    for k in (ks if ordered else sorted(ks, key=pe_sort_key)):
+        out[k] = changed.get(k, a[k]) if changed is not None else a[k]
     return out
-
-
-def _first(kv: tuple[str, Any]) -> str:
-    return kv[0]
-
-
-def _first_pe(kv: tuple[str, Any]) -> tuple:
-    return pe_sort_key(kv[0])
 
 
 def _copy_sorted(a: Tree, root: bool = True) -> Tree:
@@ -477,9 +488,22 @@ def _from_v1(d: Any) -> tuple[Tree, bool]:
     return children, member
 
 
+_VERIFIED: dict[int, Tree] = {}
+
+
+def mark_canonical(d: Tree) -> None:
+    """Remember that ``d`` (never mutated afterwards) is canonical, so decoding it again costs nothing."""
+    if len(_VERIFIED) > 20000:
+        _VERIFIED.clear()
+    _VERIFIED[id(d)] = d                       # the reference keeps the id from being reused
+
+
 def decode_fields_v1(d: Any) -> Tree:
     """The tree of a FieldsV1 object; the object itself when canonical (then it must not be mutated)."""
+    if _VERIFIED.get(id(d)) is d:
+        return d  # type: ignore[no-any-return]
     if _canonical(d, True):
+        mark_canonical(d)
         return d  # type: ignore[no-any-return]
     if d == {} or d is None:
         return {}

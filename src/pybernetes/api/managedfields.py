@@ -33,14 +33,15 @@ from pybernetes.api.fieldset import (
     ABSENT,
     FieldSet,
     Tree,
-    as_member,
     decode_fields_v1,
     difference,
     go_json,
     go_quote,
     is_member,
     kids,
+    mark_canonical,
     node,
+    pe_sort_key,
     recursive_difference,
     sorted_tree,
     union,
@@ -301,8 +302,10 @@ def compare(lhs: dict[str, Any] | None, rhs: dict[str, Any], ti: TypeInfo) -> Co
     return Comparison(FieldSet.of_tree(rem), FieldSet.of_tree(mod), FieldSet.of_tree(add))
 
 
-def compare_trees(lhs: dict[str, Any] | None, rhs: dict[str, Any], root: TypeNode) -> tuple[Tree, Tree, Tree]:
-    rem, mod, add = _cmp_map(lhs if lhs is not None else {}, rhs, root, root.message is not None)
+def compare_trees(lhs: dict[str, Any] | None, rhs: dict[str, Any], root: TypeNode,
+                  skip: Tree | None = None) -> tuple[Tree, Tree, Tree]:
+    """(removed, modified, added) trees; subtrees that are members of ``skip`` (reset fields) are not walked."""
+    rem, mod, add = _cmp_map(lhs if lhs is not None else {}, rhs, root, root.message is not None, skip)
     return rem or {}, mod or {}, add or {}
 
 
@@ -316,32 +319,71 @@ def _leaf(lv: Any, rv: Any) -> tuple[Tree | None, Tree | None, Tree | None]:
     return None, {}, None
 
 
-def _cmp(lv: Any, rv: Any, t: TypeNode | None, mat: bool) -> tuple[Tree | None, Tree | None, Tree | None]:
+def _go_view(d: Any, t: TypeNode, mat: bool) -> Any:
+    """A built-in struct as Go holds it: fields Go always writes are there even when the JSON omits them."""
+    if mat and t.message is not None and type(d) is dict:
+        z = t.zero()
+        if z is not None:
+            for k in z:
+                if k not in d:
+                    return {**z, **d}
+    return d
+
+
+def _cmp(lv: Any, rv: Any, t: TypeNode | None, mat: bool,
+         skip: Tree | None = None) -> tuple[Tree | None, Tree | None, Tree | None]:
     """(removed, modified, added) nodes for one value; ``mat``: view built-in structs as Go does."""
     if t is None or t.atomic:
         return _leaf(lv, rv)
+    if lv is ABSENT:
+        return None, None, _one_side(rv, t, mat)
+    if rv is ABSENT:
+        return _one_side(lv, t, mat), None, None
     if t.kind == LIST:
         ll = lv if type(lv) is list else None
         rl = rv if type(rv) is list else None
-        if (ll is None and lv is not ABSENT and lv is not None) or (rl is None and rv is not ABSENT
-                                                                     and rv is not None) or (not ll and not rl):
+        if (ll is None and lv is not None) or (rl is None and rv is not None) or (not ll and not rl):
             return _leaf(lv, rv)
         try:
-            rem, mod, add = _cmp_list(ll or [], rl or [], t, mat)
+            return _cmp_list(ll or [], rl or [], t, mat)
         except PathElementError:
             return _leaf(lv, rv)
-    else:
-        ld = lv if type(lv) is dict else None
-        rd = rv if type(rv) is dict else None
-        if (ld is None and lv is not ABSENT and lv is not None) or (rd is None and rv is not ABSENT
-                                                                     and rv is not None) or (not ld and not rd):
-            return _leaf(lv, rv)
-        rem, mod, add = _cmp_map(ld, rd, t, mat)
-    if lv is ABSENT:
-        add = as_member(add)
-    elif rv is ABSENT:
-        rem = as_member(rem)
-    return rem, mod, add
+    ld = _go_view(lv, t, mat) if type(lv) is dict else None
+    rd = _go_view(rv, t, mat) if type(rv) is dict else None
+    if (ld is None and lv is not None) or (rd is None and rv is not None) or (not ld and not rd):
+        return _leaf(lv, rv)
+    return _cmp_map(ld, rd, t, mat, skip)
+
+
+def _one_side(v: Any, t: TypeNode | None, mat: bool) -> Tree:
+    """The node of a value only one side has: everything in it added (or removed), containers included."""
+    if t is None or t.atomic:
+        return {}
+    if t.kind == LIST:
+        if type(v) is not list or not v:
+            return {}
+        try:
+            pes = [item_pe(x, t) for x in v]
+        except PathElementError:
+            return {}
+        out: Tree = {".": {}}
+        dups = {pe for pe in pes if pes.count(pe) > 1} if len(set(pes)) != len(pes) else ()
+        for pe, x in sorted(zip(pes, v, strict=True), key=_by_pe) if len(pes) > 1 else zip(pes, v, strict=True):
+            if pe not in out:
+                out[pe] = {} if pe in dups else _one_side(x, t.elem, mat)
+        return out
+    v = _go_view(v, t, mat)
+    if type(v) is not dict or not v:
+        return {}
+    out = {".": {}}
+    for k in sorted(v):                        # emitted in FieldsV1 order: no re-sort when encoding
+        ft = t.field(k)
+        out["f:" + k] = {} if ft is None or ft.atomic else _one_side(v[k], ft, mat)
+    return out
+
+
+def _by_pe(item: tuple[str, Any]) -> tuple:
+    return pe_sort_key(item[0])
 
 
 def _put(out: Tree | None, pe: str, n: Tree | None) -> Tree | None:
@@ -354,15 +396,10 @@ def _put(out: Tree | None, pe: str, n: Tree | None) -> Tree | None:
     return out
 
 
-def _cmp_map(ld: dict[str, Any] | None, rd: dict[str, Any] | None, t: TypeNode,
-             mat: bool) -> tuple[Tree | None, Tree | None, Tree | None]:
-    if mat and t.message is not None:
-        z = t.zero()
-        if z:
-            if ld is not None and not z.keys() <= ld.keys():
-                ld = {**z, **ld}
-            if rd is not None and not z.keys() <= rd.keys():
-                rd = {**z, **rd}
+def _cmp_map(ld: dict[str, Any] | None, rd: dict[str, Any] | None, t: TypeNode, mat: bool,
+             skip: Tree | None = None) -> tuple[Tree | None, Tree | None, Tree | None]:
+    ld = _go_view(ld, t, mat)
+    rd = _go_view(rd, t, mat)
     rem: Tree | None = None
     mod: Tree | None = None
     add: Tree | None = None
@@ -371,30 +408,30 @@ def _cmp_map(ld: dict[str, Any] | None, rd: dict[str, Any] | None, t: TypeNode,
             rv = rd.get(k, ABSENT) if rd is not None else ABSENT
             if rv is lv or (rv is not ABSENT and rv == lv):
                 continue                       # equal values compare to nothing, whatever their type
+            pe = "f:" + k
+            sk = skip.get(pe) if skip else None
+            if sk is not None and is_member(sk):
+                continue
             ft = t.field(k)
             if ft is None or ft.atomic:        # leaves inline: most fields are
                 if rv is ABSENT:
                     rem = rem if rem is not None else {}
-                    rem["f:" + k] = {}
+                    rem[pe] = {}
                 else:
                     mod = mod if mod is not None else {}
-                    mod["f:" + k] = {}
+                    mod[pe] = {}
                 continue
-            a, b, c = _cmp(lv, rv, ft, mat)
-            pe = "f:" + k
+            a, b, c = _cmp(lv, rv, ft, mat, sk)
             rem, mod, add = _put(rem, pe, a), _put(mod, pe, b), _put(add, pe, c)
     if rd:
         for k, rv in rd.items():
             if ld and k in ld:
                 continue
-            ft = t.field(k)
-            if ft is None or ft.atomic:
-                add = add if add is not None else {}
-                add["f:" + k] = {}
-                continue
-            a, b, c = _cmp(ABSENT, rv, ft, mat)
             pe = "f:" + k
-            rem, mod, add = _put(rem, pe, a), _put(mod, pe, b), _put(add, pe, c)
+            if skip and pe in skip and is_member(skip[pe]):
+                continue
+            ft = t.field(k)
+            add = _put(add, pe, {} if ft is None or ft.atomic else _one_side(rv, ft, mat))
     return rem, mod, add
 
 
@@ -544,7 +581,11 @@ def encode_managed_fields(managed: Managed) -> list[dict[str, Any]]:
         if e.time:
             d["time"] = e.time
         d["fieldsType"] = "FieldsV1"
-        d["fieldsV1"] = e.raw if e.raw is not None else sorted_tree(e.tree)
+        if e.raw is not None:
+            d["fieldsV1"] = e.raw
+        else:
+            d["fieldsV1"] = e.raw = sorted_tree(e.tree)
+            mark_canonical(e.raw)
         if e.subresource:
             d["subresource"] = e.subresource
         out.append(d)
@@ -681,7 +722,7 @@ def update_managed_fields(old: dict[str, Any] | None, new: dict[str, Any], *, ma
     meta.pop("managedFields", None)
     if not managed and old is not None and (old.get("metadata") or {}).get("uid"):
         return                                 # untracked object: stays so until an apply
-    rem, mod, add = compare_trees(old, new, root_node(ti))
+    rem, mod, add = compare_trees(old, new, root_node(ti), ignored.tree if ignored else None)
     if ignored:
         rem, mod, add = (recursive_difference(x, ignored.tree) for x in (rem, mod, add))
     record_update(managed, rem, mod, add, manager=manager, subresource=subresource, now=now,

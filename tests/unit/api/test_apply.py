@@ -166,6 +166,20 @@ def test_reapply_without_a_field_removes_it_unless_someone_else_owns_it(second: 
     assert not owned(out, "kubectl").has(make_path("metadata", "labels", "team"))
 
 
+def test_prune_keeps_co_owned_fields_and_drops_the_rest_in_one_apply() -> None:
+    first = config()
+    first["metadata"]["labels"].update(team="a", tier="fe")
+    first["spec"]["template"]["spec"]["containers"].append({"name": "side", "image": "busybox"})
+    live = do_apply(None, first, now=T0)
+    live["spec"]["template"]["spec"]["containers"][1]["imagePullPolicy"] = "Always"    # defaulted: unowned
+    co_owner = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"team": "a"}}}
+    live = do_apply(live, co_owner, "other", now=T1)
+    out = do_apply(live, config(), now=T2)
+    assert out["metadata"]["labels"] == {"app": "web", "team": "a"}
+    assert [c["name"] for c in out["spec"]["template"]["spec"]["containers"]] == ["web"]
+    assert owned(out, "kubectl") == FieldSet.from_fields_v1(json.loads(SSA_DEPLOYMENT))
+
+
 def test_fields_an_update_manager_also_owns_survive_the_prune() -> None:
     live = do_apply(None, config(paused=True), now=T0)
     edited = copy.deepcopy(live)
