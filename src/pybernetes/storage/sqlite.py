@@ -143,11 +143,6 @@ def prefix_end(prefix: str) -> str | bytes:
     return stem[:-1] + chr(nxt)
 
 
-def _lower(prefix: str, start_after: str) -> tuple[str, str]:
-    """The (SQL operator, bound) that starts a listing: at the prefix, or strictly after the continuation key."""
-    return (">", start_after) if start_after >= prefix else (">=", prefix)
-
-
 class _Watcher:
     """One watch's subscription: a bounded buffer filled on the event loop thread by :meth:`SQLiteStore._publish`."""
 
@@ -589,7 +584,8 @@ def _get_at(conn: sqlite3.Connection, key: str, revision: int) -> KV | None:
 
 def _list(conn: sqlite3.Connection, prefix: str, revision: int, start_after: str,
           limit: int) -> tuple[int, list[KV]]:
-    op, lower = _lower(prefix, start_after)
+    # start at the prefix, or strictly after the continuation key
+    op, lower = (">", start_after) if start_after >= prefix else (">=", prefix)
     end = prefix_end(prefix)
     with _read_tx(conn):
         current, compacted = _snapshot(conn)
