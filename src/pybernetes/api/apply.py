@@ -180,7 +180,7 @@ def _apply(live: dict[str, Any] | None, config: dict[str, Any], cfg: Tree, decod
     obj = _prune(merged, managed, last.tree if last else None, root)
     rem, mod, add = (recursive_difference(x, ign) for x in compare_trees(live, obj, root))
     changed = union(mod, add)
-    found = []
+    found: list[tuple[Ident, str, Path]] = []
     for i in sorted(managed, key=ident_json):
         if i != ident:
             c = intersection(managed[i].tree, changed)
@@ -217,7 +217,8 @@ def _prune(merged: dict[str, Any], managed: Managed, last: Tree | None, root: Ty
     keep = union(pruned_set, owned_n)
     pruned = remove_items(merged, difference(merged_set, keep), root)
     pruned_set = ensure_named_members(set_tree(pruned, root) or {}, root)
-    return remove_items(merged, intersection(difference(merged_set, pruned_set), last_n), root)
+    out: dict[str, Any] = remove_items(merged, intersection(difference(merged_set, pruned_set), last_n), root)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- typed walks
@@ -550,7 +551,8 @@ def _gvk(api_version: Any, kind: Any) -> str:
 
 
 def _gvknn(config: dict[str, Any]) -> str:
-    meta = config.get("metadata") if type(config.get("metadata")) is dict else {}
+    meta = config.get("metadata")
+    meta = meta if type(meta) is dict else {}
     ns, name = meta.get("namespace") or "", meta.get("name") or ""
     return f"{ns}/{name}; {_gvk(config.get('apiVersion'), config.get('kind'))}"
 

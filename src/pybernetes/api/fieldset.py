@@ -12,11 +12,12 @@ A set is stored as a tree in ``FieldsV1`` form: a node is a dict from path eleme
 *member* of the set when it is ``{}`` or holds the ``"."`` key, and ``"."`` appears only beside children. So a
 decoded ``managedFields[].fieldsV1`` that is already canonical *is* the tree and needs no copy; only output is
 sorted into upstream's order (``"."`` first, then field names, keys, values, indices as ``PathElement.Compare``).
-Trees are never mutated once built, so operations share unchanged subtrees.
+Trees are never mutated once built, so operations share unchanged subtrees, and a FieldsV1 object found
+canonical once is remembered by identity (objects stored or produced here must be treated as immutable).
 
 ``fieldset_of`` computes what an object sets (SMD ``TypedValue.ToFieldSet``) from a
-:class:`~pybernetes.api.typeinfo.TypeInfo`; the type facts it needs are compiled once per type into
-:class:`TypeNode` and cached, so the walk itself does dict lookups only.
+:class:`~pybernetes.api.typeinfo.TypeInfo`; the per-type facts are compiled once and cached
+(``managedfields.TypeNode``), and the walk lives with the other typed walks in ``apply``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def go_json(v: Any) -> str:
     t = type(v)
     if t is str:
         if _ESCAPE.search(v) is None:
-            return '"' + v + '"'
+            return '"' + str(v) + '"'
         s = json.dumps(v, ensure_ascii=False)
         for c, e in _GO_HTML.items():
             s = s.replace(c, e)
@@ -164,7 +165,7 @@ def canonical_pe(pe: str) -> str | None:
     return got
 
 
-def _vkey(v: Any) -> tuple:
+def _vkey(v: Any) -> tuple[Any, ...]:
     """Sort key giving SMD's ``value.Compare`` order: numbers, strings, bools, lists, maps, null."""
     t = type(v)
     if t is bool:
@@ -180,10 +181,10 @@ def _vkey(v: Any) -> tuple:
     return (5,)
 
 
-_SORT_KEYS: dict[str, tuple] = {}
+_SORT_KEYS: dict[str, tuple[Any, ...]] = {}
 
 
-def pe_sort_key(pe: str) -> tuple:
+def pe_sort_key(pe: str) -> tuple[Any, ...]:
     """Sort key giving SMD's ``PathElement.Compare`` order: fields, keys, values, indices."""
     if pe[:2] == "f:":
         return (0, pe[2:])
@@ -251,7 +252,7 @@ def _go_string(v: Any) -> str:
 def pe_string(pe: str) -> str:
     t, payload = parse_pe(pe)
     if t == "f":
-        return "." + payload
+        return "." + str(payload)
     if t == "k":
         return "[" + ",".join(f"{n}={_go_string(v)}" for n, v in payload) + "]"
     if t == "v":
@@ -307,7 +308,8 @@ def union(a: Tree, b: Tree) -> Tree:
         if an is None:
             out[k] = bn
         elif an is not bn:
-            out[k] = node(is_member(an) or is_member(bn), union(kids(an), kids(bn)))  # type: ignore[assignment]
+            both = union(kids(an), kids(bn))
+            out[k] = as_member(both) if is_member(an) or is_member(bn) else both
     return out
 
 
@@ -500,11 +502,13 @@ def mark_canonical(d: Tree) -> None:
 
 def decode_fields_v1(d: Any) -> Tree:
     """The tree of a FieldsV1 object; the object itself when canonical (then it must not be mutated)."""
-    if _VERIFIED.get(id(d)) is d:
-        return d  # type: ignore[no-any-return]
+    known = _VERIFIED.get(id(d))
+    if known is not None and known is d:
+        return known
     if _canonical(d, True):
-        mark_canonical(d)
-        return d  # type: ignore[no-any-return]
+        tree: Tree = d
+        mark_canonical(tree)
+        return tree
     if d == {} or d is None:
         return {}
     children, _ = _from_v1(d)

@@ -13,7 +13,9 @@ builds) over kubernetes-sigs/structured-merge-diff v4.6 (``merge.Updater``, ``ty
   Update managers are folded into ``ancient-changes`` buckets (``capManagersManager``);
 - a client may replace ``metadata.managedFields`` on the main resource, and reset them with ``[]`` (or one empty
   entry); an object whose managed fields are empty is then no longer tracked until the next apply
-  (``skipNonAppliedManager``).
+  (``skipNonAppliedManager``);
+- a ``/scale`` write is recorded on the parent (``.spec.replicas``, subresource ``scale``) without a time, as
+  upstream's ``ScaleHandler`` leaves it.
 
 Typed walks need the type: :class:`TypeNode` compiles a :class:`~pybernetes.api.typeinfo.TypeInfo` into SMD's
 notions once per type (cached). Built-in kinds are Go structs upstream, so a struct field that Go always writes
@@ -382,7 +384,7 @@ def _one_side(v: Any, t: TypeNode | None, mat: bool) -> Tree:
     return out
 
 
-def _by_pe(item: tuple[str, Any]) -> tuple:
+def _by_pe(item: tuple[str, Any]) -> tuple[Any, ...]:
     return pe_sort_key(item[0])
 
 
@@ -620,8 +622,9 @@ def remove_changed(managed: Managed, changed: Tree, removed: Tree, skip: Ident |
 
 
 def record_update(managed: Managed, rem: Tree, mod: Tree, add: Tree, *, manager: str, subresource: str,
-                  now: str, api_version: str) -> None:
-    """``Updater.Update`` as seen through ``managedFieldsUpdater`` (the write as manager "current-operation")."""
+                  now: str | None, api_version: str) -> None:
+    """``Updater.Update`` as seen through ``managedFieldsUpdater`` (the write as manager "current-operation");
+    ``now`` None leaves the entry without a time."""
     changed = union(mod, add)
     remove_changed(managed, changed, rem)
     cur = difference(changed, STRIP)
@@ -725,8 +728,10 @@ def update_managed_fields(old: dict[str, Any] | None, new: dict[str, Any], *, ma
     rem, mod, add = compare_trees(old, new, root_node(ti), ignored.tree if ignored else None)
     if ignored:
         rem, mod, add = (recursive_difference(x, ignored.tree) for x in (rem, mod, add))
-    record_update(managed, rem, mod, add, manager=manager, subresource=subresource, now=now,
-                  api_version=api_version)
+    # Upstream's ScaleHandler maps the Scale's entries back onto the parent without their time: a /scale writer's
+    # entry never carries one (real clusters show `subresource: scale` entries with no time).
+    record_update(managed, rem, mod, add, manager=manager, subresource=subresource,
+                  now=None if subresource == "scale" else now, api_version=api_version)
     cap_update_managers(managed)
     if managed:
         meta["managedFields"] = encode_managed_fields(managed)

@@ -260,6 +260,9 @@ def test_kubectl_scale_then_apply_conflicts_on_replicas() -> None:
                           api_version="apps/v1")
     assert owned(scaled, "kubectl", "Update", "scale") == FieldSet([REPLICAS])
     assert not owned(scaled, "kubectl").has(REPLICAS)
+    assert scaled["metadata"]["managedFields"][1] == {        # as clusters show it: no time on /scale entries
+        "manager": "kubectl", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:spec": {"f:replicas": {}}}, "subresource": "scale"}
     with pytest.raises(ApplyConflict) as e:
         do_apply(scaled, config(replicas=3), now=T2)
     assert e.value.message == ('Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" '
