@@ -533,7 +533,10 @@ class FieldSet:
                 continue                       # the whole object is never owned
             n: Tree = {}
             for pe in reversed(p):
-                n = {pe: n}
+                c = canonical_pe(pe)
+                if c is None:
+                    raise ValueError(f"unknown path element {pe!r}")
+                n = {c: n}
             t = union(t, n)
         self._t = t
         self._h: int | None = None

@@ -16,7 +16,7 @@ from pybernetes.api.managedfields import (
     reset_fields,
     update_managed_fields,
 )
-from pybernetes.api.typeinfo import of_kind
+from pybernetes.api.typeinfo import from_openapi, of_kind
 
 DEPLOY = of_kind("apps/v1", "Deployment")
 POD = of_kind("v1", "Pod")
@@ -340,3 +340,30 @@ def test_update_rejects_apply() -> None:
     with pytest.raises(ValueError):
         update_managed_fields(None, deployment(), manager="x", operation="Apply", ti=DEPLOY, now=T0,
                               api_version="apps/v1")
+
+
+CERTIFICATE = from_openapi({"type": "object", "properties": {
+    "spec": {"type": "object", "properties": {
+        "dnsNames": {"type": "array", "items": {"type": "string"}},
+        "issuerRef": {"type": "object", "properties": {k: {"type": "string"} for k in ("group", "kind", "name")}},
+        "secretName": {"type": "string"},
+        "usages": {"type": "array", "items": {"type": "string"}}}},
+    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}})
+
+
+def test_custom_resource_create_records_containers_as_added() -> None:
+    """Custom resources are unstructured upstream: no Go zero value, so spec itself is new ("." appears)."""
+    cert = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": "tls", "namespace": "default",
+                         "ownerReferences": [{"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "i",
+                                              "uid": "1f74d220-0d1c-4904-83a0-4a8e26867c34", "controller": True,
+                                              "blockOwnerDeletion": True}]},
+            "spec": {"dnsNames": ["a.example.com"], "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer",
+                                                                  "name": "le"},
+                     "secretName": "tls", "usages": ["digital signature", "key encipherment"]}}
+    update_managed_fields(None, cert, manager="cert-manager-ingress-shim", ti=CERTIFICATE, now=T0,
+                          api_version="cert-manager.io/v1", ignored=MAIN)
+    assert json.dumps(cert["metadata"]["managedFields"][0]["fieldsV1"], separators=(",", ":")) == (
+        '{"f:metadata":{"f:ownerReferences":{".":{},"k:{\\"uid\\":\\"1f74d220-0d1c-4904-83a0-4a8e26867c34\\"}":{}}},'
+        '"f:spec":{".":{},"f:dnsNames":{},"f:issuerRef":{".":{},"f:group":{},"f:kind":{},"f:name":{}},'
+        '"f:secretName":{},"f:usages":{}}}')
