@@ -11,6 +11,7 @@ import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, Final
 
 import pytest
 
@@ -23,10 +24,13 @@ try:                    # --import-mode=importlib with the repository root on sy
 except ModuleNotFoundError:  # pytest's default (prepend) mode puts this directory on sys.path instead
     from conformance import WAIT, StoreConformance, take  # type: ignore[no-redef]
 
+# Behaviour tests skip the per-commit fsync (NORMAL still survives kill -9); durability is tested with the default FULL.
+FAST: Final = "NORMAL"
+
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "state.db")
+    s = await SQLiteStore.open(tmp_path / "state.db", synchronous=FAST)
     yield s
     await s.close()
 
@@ -34,7 +38,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
 class TestSQLiteConformance(StoreConformance):
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-        s = await SQLiteStore.open(tmp_path / "state.db")
+        s = await SQLiteStore.open(tmp_path / "state.db", synchronous=FAST)
         yield s
         await s.close()
 
@@ -334,7 +338,7 @@ async def test_close_ends_watchers_after_their_buffered_events(store: SQLiteStor
     assert store.watcher_count == 0
 
 
-async def _log_rows(store: SQLiteStore) -> list[tuple[object, ...]]:
+async def _log_rows(store: SQLiteStore) -> list[tuple[Any, ...]]:
     with contextlib.closing(sqlite3.connect(store.path)) as conn:
         return conn.execute("SELECT * FROM log ORDER BY rev").fetchall()
 
