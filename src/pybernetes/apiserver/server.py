@@ -30,6 +30,9 @@ from pybernetes.storage.watchcache import WatchCache
 log = logging.getLogger(__name__)
 
 
+COMPACTION_INTERVAL = 300.0
+
+
 class StartupError(Exception):
     pass
 
@@ -108,6 +111,7 @@ class APIServer:
                                 endpoint_ip=cfg.advertise_address, endpoint_port=self.port)
             from pybernetes.apiserver import crds
             await crds.start(state, dispatcher)
+            self._tasks.append(asyncio.create_task(self._compact_periodically(), name="compaction"))
             dispatcher.ready = True
         except StartupError:
             raise
@@ -130,7 +134,26 @@ class APIServer:
         return kubeconfig.render(server=server or self.url, ca_pem=self.pki.server_ca.read_bytes(),
                                  cert_pem=self.pki.admin_cert.read_bytes(), key_pem=self.pki.admin_key.read_bytes())
 
+    async def _compact_periodically(self, interval: float = COMPACTION_INTERVAL) -> None:
+        """As kube-apiserver: every interval, compact the store to the revision seen one interval ago, so watches
+        can resume from anything recent while history does not grow forever."""
+        assert self.store is not None
+        previous = 0
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                current = await self.store.current_revision()
+                if previous:
+                    await self.store.compact(previous)
+                previous = current
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("compaction failed")
+
     async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.cache is not None:
