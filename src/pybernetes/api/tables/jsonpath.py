@@ -494,8 +494,8 @@ def _eval_action(values: list[Any], steps: Action, allow_missing: bool) -> list[
             values = _recurse(values)
         elif isinstance(step, Union):
             values = [r for branch in step.branches for r in _eval_action(values, branch, allow_missing)]
-        elif isinstance(step, Literal):
-            values = [step.value] * len(values)
+        elif isinstance(step, Literal):     # quoted text stands alone; numbers and booleans repeat per input
+            values = [step.value] if isinstance(step.value, str) else [step.value] * len(values)
         else:
             raise JSONPathError(f"{step.name} is not supported")
     return values

@@ -49,6 +49,8 @@ POD: dict[str, Any] = {
     ("{.kind} is {.metadata.name}", [["Pod"], [" is "], ["web-0"]]),
     ("name: {.metadata.name}", [["name: "], ["web-0"]]),
     ("{.spec.containers[5:5]}", [[]]),
+    ("{.status.counts[*] \"text\"}", [["text"]]),          # quoted text stands alone
+    ("{.status.counts[*] 7}", [[7, 7, 7]]),                 # a number repeats once per current value
 ])
 def test_find(template: str, want: list[list[Any]]) -> None:
     assert parse(template).find(POD) == want
