@@ -95,7 +95,8 @@ def to_table(res: Resource, objs: list[dict[str, Any]], *, include_object: str =
     ``include_object`` is the ``includeObject`` table option: "Metadata" (also for "") puts a
     PartialObjectMetadata of ``api_version`` in each row, "Object" the object itself, "None" a null; anything
     else is a 400 as upstream. ``no_headers`` is upstream's internal ``TableOptions.NoHeaders`` (not a query
-    parameter): null column definitions. ``now`` is the clock for ages (default: now, UTC).
+    parameter): null column definitions — upstream's watch sends headers with the first event only and sets
+    it for every later one. ``now`` is the clock for ages (default: now, UTC).
     The Table's ``metadata`` is left empty: the caller fills ``resourceVersion``/``continue`` (for a single
     object upstream uses the object's resourceVersion).
     """
