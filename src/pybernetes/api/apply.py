@@ -170,7 +170,7 @@ def _apply(live: dict[str, Any] | None, config: dict[str, Any], cfg: Tree, decod
                for i, e in decoded.items()}
     ign = ignored.tree if ignored else {}
     if not managed and live is not None:       # skipNonAppliedManager: record what is there before the apply
-        rem, mod, add = (recursive_difference(x, ign) for x in compare_trees(None, live, root))
+        rem, mod, add = (recursive_difference(x, ign) for x in compare_trees(None, live, root, ign))
         record_update(managed, rem, mod, add, manager="before-first-apply", subresource=ident[3], now=now,
                       api_version=api_version)
     live_d = live if live is not None else {}
@@ -178,7 +178,7 @@ def _apply(live: dict[str, Any] | None, config: dict[str, Any], cfg: Tree, decod
     last = managed.get(ident)
     managed[ident] = ManagerEntry(ident[0], "Apply", api_version, ident[3], last.time if last else None, cfg)
     obj = _prune(merged, managed, last.tree if last else None, root)
-    rem, mod, add = (recursive_difference(x, ign) for x in compare_trees(live, obj, root))
+    rem, mod, add = (recursive_difference(x, ign) for x in compare_trees(live, obj, root, ign))
     changed = union(mod, add)
     found: list[tuple[Ident, str, Path]] = []
     for i in sorted(managed, key=ident_json):
