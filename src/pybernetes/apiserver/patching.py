@@ -124,9 +124,8 @@ async def _apply(handler: ResourceHandler, res: Resource, info: RequestInfo, use
             return apply(live, cfg, manager=opts.field_manager, force=opts.force, ti=ti, now=now_rfc3339(),
                          api_version=res.api_version)
         except ApplyConflict as e:
-            raise errors.APIError(e.message, code=409, reason="Conflict", details={
-                "causes": [{"reason": "FieldManagerConflict", "message": f'conflict with "{m}" using {av}',
-                            "field": path} for m, av, path in e.conflicts]}) from None
+            # Its causes already print each manager as upstream does (" using <version>" for Update managers only).
+            raise errors.APIError(e.message, code=409, reason="Conflict", details=e.details) from None
 
     try:
         obj = await rest.guaranteed_update(res, info.namespace, info.name, run_apply, opts=opts, user=user,

@@ -76,9 +76,16 @@ def _finish(info: RequestInfo, verb: str, watch_prefix: bool, query: dict[str, s
     q = query or {}
     if not watch_prefix:
         if verb == "get" and not named:
-            verb = "watch" if q.get("watch") in ("true", "1") else "list"
-        elif verb == "get" and named and not info.subresource and q.get("watch") in ("true", "1"):
+            verb = "watch" if _watch_param(q) else "list"
+        elif verb == "get" and named and not info.subresource and _watch_param(q):
             verb = "watch"
         elif verb == "delete" and not named:
             verb = "deletecollection"
     info.verb = verb
+
+
+def _watch_param(q: dict[str, str]) -> bool:
+    """``watch`` as upstream decodes a query bool: present and not "0", "f" or "false" (any case) is true, so
+    kubernetes_asyncio's ``watch=True`` starts a watch."""
+    v = q.get("watch")
+    return v is not None and v.lower() not in ("0", "f", "false")
