@@ -23,6 +23,7 @@ import orjson
 from pybernetes.api import errors
 from pybernetes.api.errors import APIError, BadRequest, Conflict, Invalid, NotFound
 from pybernetes.api.field import Path
+from pybernetes.api.managedfields import reset_fields, update_managed_fields
 from pybernetes.api.meta import now_rfc3339
 from pybernetes.api.resources import Resource
 from pybernetes.api.strategy import Strategy
@@ -213,6 +214,10 @@ class GenericREST:
         if generate:
             meta["name"] = meta["generateName"] + _random_suffix()
         strategy.default(obj)
+        if managed:
+            # As upstream's field manager: ownership is computed on the request as decoded and defaulted, before
+            # admission and the strategy add fields the requester did not write.
+            self._update_managed_fields(res, None, obj, opts, "")
         attrs = Attributes("CREATE", res, subresource, ns, meta.get("name", ""), obj, None, user, opts.dry_run)
         await self.state.admission.mutate(self.state, attrs)
         strategy.prepare_for_create(obj)
@@ -222,8 +227,6 @@ class GenericREST:
         await self.state.admission.validate(self.state, attrs)
         for w in strategy.warnings_on_create(obj):
             warnings.add(w)
-        if managed:
-            self._update_managed_fields(res, None, obj, opts, "")
         strategy.canonicalize(obj)
         hooks = hooks_for(res)
         await hooks.before_create(self.state, res, obj, dry_run=opts.dry_run)
@@ -258,10 +261,11 @@ class GenericREST:
 
     def _update_managed_fields(self, res: Resource, old: Obj | None, new: Obj, opts: WriteOptions,
                                subresource: str) -> None:
-        from pybernetes.api.managedfields import update_managed_fields
         update_managed_fields(old, new, manager=opts.field_manager or "unknown", operation="Update",
                               subresource=subresource, ti=self.typeinfo(res), now=now_rfc3339(),
-                              api_version=res.api_version)
+                              api_version=res.api_version,
+                              ignored=reset_fields(subresource=subresource,
+                                                   has_status_subresource=res.strategy.has_status_subresource))
 
     # ----------------------------------------------------------------- update
     async def update(self, res: Resource, ns: str, name: str, obj: Obj, *, opts: WriteOptions, user: UserInfo,
@@ -327,6 +331,8 @@ class GenericREST:
             if res.namespaced:
                 new_meta["namespace"] = ns
             strategy.default(new)
+            if managed:
+                self._update_managed_fields(res, old, new, opts, subresource)
             attrs = Attributes("UPDATE", res, subresource, ns, name, new, old, user, opts.dry_run)
             await self.state.admission.mutate(self.state, attrs)
             strategy.prepare_for_update(new, old)
@@ -338,8 +344,6 @@ class GenericREST:
             await self.state.admission.validate(self.state, attrs)
             for w in strategy.warnings_on_update(new, old):
                 warnings.add(w)
-            if managed:
-                self._update_managed_fields(res, old, new, opts, subresource)
             strategy.canonicalize(new)
             if _same(new, old):
                 return self.from_storage(res, old)
