@@ -180,14 +180,14 @@ class ResourceHandler:
         out = choose(request.headers.get("Accept"), allow_as=("Table", "PartialObjectMetadata"))
         obj = await self.rest.get(res, info.namespace, info.name,
                                   resource_version=request.query.get("resourceVersion", ""))
-        return object_response(out, res, obj)
+        return object_response(out, res, obj, include_object=request.query.get("includeObject", ""))
 
     async def do_list(self, request: web.Request, res: Resource, info: RequestInfo, user: UserInfo) -> web.Response:
         out = choose(request.headers.get("Accept"), allow_as=("Table", "PartialObjectMetadataList"))
         opts = ListOptions.parse(request.query)
         match = self.matcher(res, opts)
         lst = await self.rest.list(res, info.namespace, opts, match)
-        return list_response(out, res, lst)
+        return list_response(out, res, lst, include_object=request.query.get("includeObject", ""))
 
     def matcher(self, res: Resource, opts: ListOptions, name: str = "") -> Any:
         from pybernetes.apiserver.selection import build_matcher

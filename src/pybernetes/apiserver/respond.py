@@ -34,19 +34,25 @@ def encode(out: Output, obj: Any) -> bytes:
 
 
 def object_response(out: Output, res: Resource | None, obj: Obj, *, status: int = 200,
-                    warnings: list[str] | None = None) -> web.Response:
+                    warnings: list[str] | None = None, include_object: str = "") -> web.Response:
     if out.as_kind == "Table" and res is not None:
         from pybernetes.api.tables import to_table
-        obj = to_table(res, [obj], include_object="Metadata", api_version=f"meta.k8s.io/{out.as_version}")
+        rv = obj.get("metadata", {}).get("resourceVersion")
+        obj = to_table(res, [obj], include_object=include_object or "Metadata",
+                       api_version=f"meta.k8s.io/{out.as_version}")
+        if rv:
+            obj["metadata"] = {"resourceVersion": rv}
     elif out.as_kind in ("PartialObjectMetadata",) and res is not None:
         obj = partial_metadata(obj, out.as_version)
     return body_response(encode(out, obj), status=status, content_type=out.content_type, warnings=warnings)
 
 
-def list_response(out: Output, res: Resource, lst: Obj, *, warnings: list[str] | None = None) -> web.Response:
+def list_response(out: Output, res: Resource, lst: Obj, *, warnings: list[str] | None = None,
+                  include_object: str = "") -> web.Response:
     if out.as_kind == "Table":
         from pybernetes.api.tables import to_table
-        table = to_table(res, lst["items"], include_object="Metadata", api_version=f"meta.k8s.io/{out.as_version}")
+        table = to_table(res, lst["items"], include_object=include_object or "Metadata",
+                         api_version=f"meta.k8s.io/{out.as_version}")
         table["metadata"] = lst["metadata"]
         lst = table
     elif out.as_kind == "PartialObjectMetadataList":

@@ -32,19 +32,25 @@ BOOKMARK_INTERVAL = 60.0
 
 
 def encode_event(ev: CachedEvent, shape: tuple[Any, ...], res: Resource, out: Output,
-                 convert: Any) -> bytes:
-    data = ev.encoded.get(shape)
+                 convert: Any, *, first: bool = False) -> bytes:
+    """Bytes of one watch event for a wire shape; Table events carry column definitions only on a stream's
+    first event, as upstream's watch does, so the first event's bytes are keyed separately."""
+    key = (*shape, first) if out.as_kind == "Table" else shape
+    data = ev.encoded.get(key)
     if data is None:
         obj = ev.obj
         if res.api_version != res.storage_version:
             obj = convert(res, obj)
         if out.as_kind == "Table":
             from pybernetes.api.tables import to_table
-            obj = to_table(res, [obj], include_object="Metadata", api_version=f"meta.k8s.io/{out.as_version}")
+            rv = obj["metadata"].get("resourceVersion")
+            obj = to_table(res, [obj], include_object=shape[3] or "Metadata",
+                           api_version=f"meta.k8s.io/{out.as_version}", no_headers=not first)
+            obj["metadata"] = {"resourceVersion": rv}
         elif out.as_kind == "PartialObjectMetadata":
             obj = {"kind": "PartialObjectMetadata", "apiVersion": f"meta.k8s.io/{out.as_version}",
                    "metadata": obj["metadata"]}
-        data = ev.encoded[shape] = orjson.dumps({"type": ev.type, "object": obj}) + b"\n"
+        data = ev.encoded[key] = orjson.dumps({"type": ev.type, "object": obj}) + b"\n"
     return data
 
 
@@ -113,12 +119,13 @@ async def serve_watch(handler: ResourceHandler, request: web.Request, res: Resou
     if timeout is None or timeout <= 0:
         timeout = MIN_REQUEST_TIMEOUT * (1 + random.random())
     deadline = time.monotonic() + timeout
-    shape = (out.as_kind, out.as_version, res.api_version)
+    shape = (out.as_kind, out.as_version, res.api_version, request.query.get("includeObject", ""))
     convert = handler.rest.from_storage
     last_bookmark = time.monotonic()
     try:
         await resp.write(b"")
         first = True
+        sent_any = False
         while True:
             now = time.monotonic()
             remaining = deadline - now
@@ -131,7 +138,11 @@ async def serve_watch(handler: ResourceHandler, request: web.Request, res: Resou
             if batch is None:
                 break
             if batch:
-                await resp.write(b"".join(encode_event(ev, shape, res, out, convert) for ev in batch))
+                chunks = []
+                for ev in batch:
+                    chunks.append(encode_event(ev, shape, res, out, convert, first=not sent_any))
+                    sent_any = True
+                await resp.write(b"".join(chunks))
             if first and initial_end:
                 await resp.write(bookmark(res, cache.revision, initial_end=True))
                 last_bookmark = time.monotonic()
