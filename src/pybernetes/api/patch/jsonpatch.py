@@ -1,12 +1,18 @@
-"""JSON patch (RFC 6902) as the Kubernetes API server applies it: gopkg.in/evanphx/json-patch.v4.
+"""JSON patch (RFC 6902) as the Kubernetes API server applies it: gopkg.in/evanphx/json-patch.v4 at v4.12.0,
+the version Kubernetes 1.27–1.34 (and kubectl) build with.
 
 Real clients depend on v4's behaviour, so it is copied, quirks included, rather than the RFC's letter:
 
 - negative array indexes count from the end (``-1`` is the last element; for ``add``, the end);
 - ``replace`` of a missing object key adds it, ``copy`` from a missing object key copies ``null``;
 - a path without a leading ``/`` is resolved as if it had one (``a/b`` means ``/b``), and ``add``/``remove``
-  at the root path ``""`` fail while ``replace``/``test`` at ``""`` work on the whole document;
-- ``test`` compares scalars by type and value (``1`` is not ``1.0``) and a missing member equals ``null``.
+  at the root path ``""`` fail while ``replace``/``test`` at ``""`` work on the whole document (a ``replace``
+  there with a value that is not an object or array does nothing: v4.12 wraps a nil error into nil);
+- ``test`` compares scalars by type and value (``1`` is not ``1.0``) and a missing member equals ``null``, but
+  a ``test`` without ``value`` of a missing member crashes v4.12, which the server answers with a 500.
+
+Kubernetes 1.35 moved to v4.13, which turns the two crashes and the silent ``replace`` into 422s; pybernetes
+serves 1.33 and keeps v4.12's answers.
 
 How the handler (kubernetes/apiserver ``pkg/endpoints/handlers/patch.go``) reports failures: a body that does not
 decode as a list of operations is 400 with the decoder's message; more than 10,000 operations is 413; any
@@ -276,9 +282,8 @@ def _op_replace(state: _State, op: dict[str, Any]) -> None:
         if "value" not in op:
             raise server_panic()  # v4 dereferences the missing value
         value = op["value"]
-        if not isinstance(value, (dict, list)):
-            raise _Failed("replace operation value must be object or array: %!w(<nil>)")
-        state.root = clone(value)
+        if isinstance(value, (dict, list)):
+            state.root = clone(value)
         return
     found = _find(state.root, path)
     if found is None:
@@ -329,6 +334,8 @@ def _op_test(state: _State, op: dict[str, Any]) -> None:
         raise _Failed(f"error in test for path: '{path}': {err}") from None
     expected = op.get("value")
     if value is None:
+        if "value" not in op:
+            raise server_panic()  # v4.12 reads the missing value's raw bytes
         if expected is None:
             return
     elif "value" in op and _equal(value, expected):

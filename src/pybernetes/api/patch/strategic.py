@@ -18,6 +18,8 @@ function so that orders, error messages and status codes agree — including an 
 slices sharing a backing array (see ``_merge_ordered_lists``). Deliberate differences: a field the type does not
 know is merged like a merge patch (upstream fails with "unable to find api field" when both sides hold an object
 or list there), and so is a map whose values are objects; ``$setElementOrder`` still needs a known list field.
+Upstream visits a patch's members in Go's random map order; where that shows (a value both added to a list and
+named in its ``$deleteFromPrimitiveList``) the patch's own order is used, which is one of upstream's outcomes.
 Custom resources carry no merge keys: upstream refuses this patch type for them with a 415
 (:func:`supported`, or :func:`pybernetes.api.patch.check_content_type` before decoding).
 

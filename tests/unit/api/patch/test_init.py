@@ -49,11 +49,24 @@ def test_unsupported_content_type_is_415(content_type: str, custom: bool, messag
     assert (info.value.code, info.value.reason, info.value.message) == (415, "UnsupportedMediaType", message)
 
 
-def test_decode_rejects_invalid_json_as_upstream() -> None:
-    assert patch.decode(b'{"a": [1]}') == {"a": [1]}
+def test_decode() -> None:
+    assert patch.decode(b'{"a": [1]}', patch_type=STRATEGIC_MERGE_PATCH) == {"a": [1]}
+
+
+@pytest.mark.parametrize(("body", "patch_type", "strict", "message"), [
+    (b'{"a":', MERGE_PATCH, False, "Invalid JSON Patch"),
+    (b'{"a":', MERGE_PATCH, True, "error decoding patch: unexpected end of JSON input"),
+    (b"", JSON_PATCH, False, "unexpected end of JSON input"),
+    (b"[1,2", JSON_PATCH, True, "error decoding patch: unexpected end of JSON input"),
+    (b'{"a":}', STRATEGIC_MERGE_PATCH, False, "invalid character '}' looking for beginning of value"),
+    (b'{"a":}', STRATEGIC_MERGE_PATCH, True, "invalid character '}' looking for beginning of value"),
+    (b"{a:1}", STRATEGIC_MERGE_PATCH, False, "invalid character 'a' looking for beginning of object key string"),
+    (b'{"a":1}x', JSON_PATCH, False, "invalid character 'x' after top-level value"),
+])
+def test_undecodable_bodies_are_400(body: bytes, patch_type: str, strict: bool, message: str) -> None:
     with pytest.raises(PatchError) as info:
-        patch.decode(b"{not json")
-    assert (info.value.code, info.value.message) == (400, "invalid JSON patch")
+        patch.decode(body, patch_type=patch_type, strict=strict)
+    assert (info.value.code, info.value.reason, info.value.message) == (400, "BadRequest", message)
 
 
 def test_patch_error_becomes_status() -> None:
