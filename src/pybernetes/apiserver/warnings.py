@@ -7,7 +7,11 @@ without threading a parameter through every call.
 from __future__ import annotations
 
 import contextvars
+import re
 
+# Upstream's NewWarningHeader refuses text with control characters (unicode.IsControl: C0, DEL, C1), and its
+# recorder then drops the warning; a newline in a header would also break the response.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("warnings", default=None)
 
 
@@ -19,7 +23,7 @@ def start() -> list[str]:
 
 def add(message: str) -> None:
     lst = _WARNINGS.get()
-    if lst is not None and message not in lst:
+    if lst is not None and message and message not in lst and not _CONTROL.search(message):
         lst.append(message)
 
 

@@ -52,7 +52,8 @@ def validate_config_map(cm: Obj) -> list[FieldError]:
         if isinstance(value, str):
             total += b64_decoded_len(value)
     if total > MAX_SIZE:
-        errs.append(too_long(Path(""), "", MAX_SIZE))
+        # Upstream reports the whole object as field.NewPath(""), which prints as "[]".
+        errs.append(too_long(Path().key(""), "", MAX_SIZE))
     return errs
 
 

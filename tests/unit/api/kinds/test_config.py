@@ -24,7 +24,7 @@ def b64(s: str) -> str:
     ({"data": {"a": "x"}, "binaryData": {"a": b64("y")}},
      ['data[a]: Invalid value: "a": duplicate of key present in binaryData',
       'binaryData[a]: Invalid value: "a": duplicate of key present in data']),
-    ({"data": {"big": "x" * (1024 * 1024 + 1)}}, ["Too long: may not be more than 1048576 bytes"]),
+    ({"data": {"big": "x" * (1024 * 1024 + 1)}}, ["[]: Too long: may not be more than 1048576 bytes"]),
 ])
 def test_config_map(obj: dict, expected: list[str]) -> None:
     _, errs = create(CM, {"metadata": {"name": "c"}, **obj})
