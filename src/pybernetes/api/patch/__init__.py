@@ -2,9 +2,12 @@
 
 Each format is one pure function over decoded JSON, ``apply(doc, patch) -> new doc``, that never mutates its
 inputs and returns a document sharing no mutable container with them (the caller may mutate it freely, e.g. in
-``prepare_for_update``). The semantics, quirks included, are those of the Go API server: ``jsonpatch`` follows
-gopkg.in/evanphx/json-patch.v4, ``mergepatch`` its ``MergePatch``, ``strategic`` kubernetes/apimachinery
-``pkg/util/strategicpatch`` as called from kubernetes/apiserver ``pkg/endpoints/handlers/patch.go``.
+``prepare_for_update``). The semantics, quirks included, are those of the Kubernetes 1.33 API server:
+``jsonpatch`` follows gopkg.in/evanphx/json-patch.v4 (v4.12.0), ``mergepatch`` its ``MergePatch``, ``strategic``
+kubernetes/apimachinery ``pkg/util/strategicpatch``, all as called from kubernetes/apiserver
+``pkg/endpoints/handlers/patch.go``. A handler does: :func:`check_content_type` (415), :func:`decode` (400),
+with ``fieldValidation=Strict|Warn`` the module's ``strict_errors`` (400, or messages for a 422/warnings), then
+:func:`apply`.
 
 Every failure is a :class:`PatchError` carrying the HTTP code, the ``metav1.Status`` reason and the message that
 handler would send; :meth:`PatchError.to_api_error` turns it into the project's :class:`APIError`.

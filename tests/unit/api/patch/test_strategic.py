@@ -404,6 +404,14 @@ def test_errors(patch: Any, code: int, message: str) -> None:
     assert live == live_deployment()
 
 
+def test_strict_decoding_wants_an_object() -> None:
+    assert strategic.strict_errors({"a": None}) == strategic.strict_errors(None) == []
+    with pytest.raises(PatchError) as info:
+        strategic.strict_errors([1])
+    assert (info.value.code, info.value.message) == (
+        400, "json: cannot unmarshal array into Go value of type map[string]interface {}")
+
+
 def test_list_of_lists_is_422_without_detail() -> None:
     live = live_deployment()
     live["metadata"]["finalizers"] = []
