@@ -294,7 +294,7 @@ class EtcdStore:
     """
 
     def __init__(self, *, endpoints: list[tuple[str, int]], request_timeout: float, dial_timeout: float,
-                 keepalive_time: float, keepalive_timeout: float, max_idle: int) -> None:
+                 keepalive_time: float, keepalive_timeout: float, max_connections: int) -> None:
         if not endpoints:
             raise ValueError("no etcd endpoint")
         self.endpoints = endpoints
@@ -302,11 +302,11 @@ class EtcdStore:
         self._dial_timeout = dial_timeout
         self._keepalive_time = keepalive_time
         self._keepalive_timeout = keepalive_timeout
-        self._max_idle = max_idle
         self._heads = [b"POST %%s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
                        b"Grpc-Metadata-Hasleader: true\r\nContent-Length: %%d\r\n\r\n" % (h.encode(), p)
                        for h, p in endpoints]
         self._idle: list[list[_Conn]] = [[] for _ in endpoints]
+        self._slots = [asyncio.Semaphore(max_connections) for _ in endpoints]   # requests in flight per endpoint
         self._conns: set[_Conn] = set()        # every open connection, so close() can end them all
         self._watches = 0
         self._preferred = 0                    # the endpoint requests go to first
@@ -317,16 +317,18 @@ class EtcdStore:
 
     @classmethod
     async def open(cls, endpoints: str, *, request_timeout: float = 10.0, dial_timeout: float = 2.0,
-                   keepalive_time: float = 5.0, keepalive_timeout: float = 2.0, max_idle: int = 64) -> EtcdStore:
+                   keepalive_time: float = 5.0, keepalive_timeout: float = 2.0,
+                   max_connections: int = 64) -> EtcdStore:
         """Connect to ``etcd://h1:p1[,h2:p2...]`` and check that a member with a leader answers.
 
         ``request_timeout`` bounds each call, failover and backoff included (Unavailable after it); ``dial_timeout``
         bounds one TCP connect; a watch silent for ``keepalive_time`` probes its member, which must answer within
-        ``keepalive_timeout``; ``max_idle`` keep-alive connections are kept per endpoint.
+        ``keepalive_timeout``. At most ``max_connections`` requests are in flight per endpoint (each on its own
+        keep-alive connection; HTTP/1.1 has no multiplexing); more wait for one. Watches have their own.
         """
         store = cls(endpoints=parse_endpoints(endpoints), request_timeout=request_timeout,
                     dial_timeout=dial_timeout, keepalive_time=keepalive_time,
-                    keepalive_timeout=keepalive_timeout, max_idle=max_idle)
+                    keepalive_timeout=keepalive_timeout, max_connections=max_connections)
         try:
             await store.current_revision()
         except BaseException:
@@ -371,7 +373,7 @@ class EtcdStore:
             async with asyncio.timeout(min(timeout, self._dial_timeout)):
                 reader, writer = await asyncio.open_connection(host, port, limit=_READ_LIMIT)
         except (OSError, TimeoutError) as err:
-            raise _NotSent(f"{host}:{port}: {err or 'connect timed out'}") from None
+            raise _NotSent(f"{host}:{port}: {err!r}") from None
         conn = _Conn(ep, reader, writer)
         if self._closed:
             writer.close()
@@ -383,34 +385,50 @@ class EtcdStore:
         self._conns.discard(conn)
         conn.writer.close()
 
-    async def _exchange(self, ep: int, path: bytes, body: bytes, timeout: float) -> tuple[int, bytes]:
-        """One request and its response on a keep-alive connection to endpoint ``ep``."""
+    def _checkout(self, ep: int) -> _Conn | None:
         idle = self._idle[ep]
-        conn = None
         while idle:
             conn = idle.pop()
             if not conn.reader.at_eof() and not conn.writer.is_closing():
-                break
+                return conn
             self._discard(conn)
-            conn = None
-        if conn is None:
-            conn = await self._connect(ep, timeout)
+        return None
+
+    async def _exchange(self, ep: int, path: bytes, body: bytes, timeout: float) -> tuple[int, bytes]:
+        """One request and its response on a keep-alive connection to endpoint ``ep``, within ``timeout`` (and as
+        long again at most to wait for one of its ``max_connections``)."""
+        slots = self._slots[ep]
+        if slots.locked():
+            try:
+                async with asyncio.timeout(timeout):
+                    await slots.acquire()
+            except TimeoutError:
+                raise _NotSent(f"{self._name(ep)}: all connections busy for {timeout:g}s") from None
+        else:
+            await slots.acquire()                      # free: returns at once
+        conn, sent = None, False
         try:
             async with asyncio.timeout(timeout):
+                conn = self._checkout(ep) or await self._connect(ep, timeout)
                 conn.writer.write(self._heads[ep] % (path, len(body)) + body)
+                sent = True
                 status, data, keep = await _read_response(conn.reader)
+            if keep and not self._closed:
+                self._idle[ep].append(conn)
+            else:
+                self._discard(conn)
         except _STREAM_ERRORS as err:
-            self._discard(conn)
+            if conn is not None:
+                self._discard(conn)
             if self._closed:
                 raise StoreError("store is closed") from None
-            raise _Broken(f"{self._name(ep)}: {err!r}") from None
+            raise (_Broken if sent else _NotSent)(f"{self._name(ep)}: {err!r}") from None
         except BaseException:
-            self._discard(conn)
+            if conn is not None:
+                self._discard(conn)
             raise
-        if keep and not self._closed and len(idle) < self._max_idle:
-            idle.append(conn)
-        else:
-            self._discard(conn)
+        finally:
+            slots.release()
         return status, data
 
     async def _call(self, path: bytes, body: bytes, *, idempotent: bool,

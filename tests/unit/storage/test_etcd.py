@@ -21,10 +21,12 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.unit.storage.conformance import WAIT, StoreConformance, take
 
+from pybernetes.storage import etcd as etcd_store
 from pybernetes.storage.etcd import EtcdStore, parse_endpoints, range_end
 from pybernetes.storage.interface import KV, Compacted, Event, StoreError, Unavailable
 
@@ -98,7 +100,7 @@ class Member:
         return str(_post(self.client_port, "/v3/maintenance/status", {})["header"]["member_id"])  # type: ignore[index]
 
     def leader_id(self) -> str:
-        return str(_post(self.client_port, "/v3/maintenance/status", {})["leader"])
+        return str(_post(self.client_port, "/v3/maintenance/status", {}).get("leader", "0"))   # 0: none
 
     def metric(self, name: str) -> float:
         with urllib.request.urlopen(f"http://{self.address}/metrics", timeout=2) as resp:
@@ -293,14 +295,54 @@ async def test_a_dead_endpoint_is_skipped(shared_etcd: Member) -> None:
         await s.close()
 
 
-async def test_values_of_several_mebibytes_list_and_watch_in_fragments(store: EtcdStore) -> None:
+async def test_values_of_several_mebibytes_list_and_watch_in_fragments(store: EtcdStore,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A replay bigger than etcd's max request size arrives as several fragments, each a line spread over many
     HTTP chunks; a list that big arrives chunked."""
+    fragments: list[bool] = []
+    message = etcd_store._WatchStream.message
+
+    async def spy(self: etcd_store._WatchStream) -> dict[str, Any] | None:
+        msg = await message(self)
+        if msg and msg["result"].get("events"):
+            fragments.append(bool(msg["result"].get("fragment")))
+        return msg
+
+    monkeypatch.setattr(etcd_store._WatchStream, "message", spy)
     base = await store.current_revision()
     written = [await store.create(f"/t/{i:02d}", bytes([65 + i]) * 700_000) for i in range(6)]
     assert (await store.list("/t/"))[1] == written
     async with contextlib.aclosing(store.watch("/t/", from_revision=base)) as events:
         assert [ev.kv for ev in await take(events, 6)] == written
+    assert len(fragments) > 1 and fragments[-1] is False and all(fragments[:-1])
+
+
+async def test_requests_beyond_max_connections_wait_for_one(shared_etcd: Member) -> None:
+    _wipe(shared_etcd)
+    s = await EtcdStore.open(f"etcd://{shared_etcd.address}", max_connections=4)
+    try:
+        written = await asyncio.gather(*(s.create(f"/t/{i:03d}", b"x") for i in range(200)))
+        got = await asyncio.gather(*(s.get(kv.key) for kv in written))
+        assert got == written and s.connection_count <= 4
+    finally:
+        await s.close()
+
+
+async def test_a_frozen_member_makes_writes_unknown_and_reads_unavailable(single: Cluster) -> None:
+    member = single.members[0]
+    s = await EtcdStore.open(single.url([member]), request_timeout=0.5)
+    try:
+        await s.create("/t/a", b"1")
+        member.pause()
+        with pytest.raises(Unavailable, match="may or may not have been applied"):
+            await s.create("/t/b", b"2")
+        with pytest.raises(Unavailable, match="no endpoint answered"):
+            await s.get("/t/a")
+        member.resume()
+        assert (await s.get("/t/a")) is not None
+    finally:
+        member.resume()
+        await s.close()
 
 
 async def test_events_of_one_multi_key_transaction_share_a_revision(store: EtcdStore,
@@ -456,3 +498,26 @@ async def test_cluster_stalled_watch_stream_resumes_on_another_member(tmp_path: 
             frozen.resume()
             await watcher.close()
             await writer.close()
+
+
+async def test_cluster_without_quorum_answers_no_leader_at_once(tmp_path: Path) -> None:
+    """A member cut off from its quorum is alive but useless: ``hasleader`` makes it say so instead of hanging
+    reads and keeping watches open that will never see an event."""
+    with running(tmp_path, 3) as cluster:
+        leader = cluster.leader()
+        for m in cluster.members:
+            if m is not leader:
+                await asyncio.to_thread(m.stop)
+        deadline = time.monotonic() + WAIT
+        while leader.leader_id() != "0":                     # check-quorum: it steps down after an election timeout
+            assert time.monotonic() < deadline, "the lone member still claims to lead"
+            await asyncio.sleep(0.05)
+        s = EtcdStore(endpoints=parse_endpoints(cluster.url([leader])), request_timeout=0.5, dial_timeout=0.5,
+                      keepalive_time=5.0, keepalive_timeout=5.0, max_connections=4)
+        try:
+            with pytest.raises(Unavailable, match="no leader"):
+                await s.get("/t/a")
+            with pytest.raises(Unavailable):
+                await take(s.watch("/t/", from_revision=0), 1)
+        finally:
+            await s.close()
