@@ -275,3 +275,5 @@ def install(handler: ResourceHandler) -> None:
         "status": bind(status), "scale": bind(scale), "binding": bind(binding), "finalize": bind(finalize),
         "ephemeralcontainers": bind(ephemeral_containers),
     })
+    from pybernetes.apiserver.eviction import eviction
+    handler.subresources["eviction"] = bind(eviction)
