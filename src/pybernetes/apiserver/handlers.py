@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 BODY_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
-PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
-               "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 # Kinds whose DELETE answers with the deleted object rather than a Status (upstream ReturnDeletedObject).
 RETURNS_DELETED = frozenset({"core/pods", "core/services", "core/namespaces", "core/persistentvolumes",
                              "core/persistentvolumeclaims", "core/nodes", "core/replicationcontrollers",

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import yaml
 from aiohttp import web
 
 from pybernetes.api import errors
-from pybernetes.api.errors import BadRequest, NotFound, UnsupportedMediaType
+from pybernetes.api import patch as patch_pkg
+from pybernetes.api.errors import BadRequest, NotFound
 from pybernetes.api.field import required
+from pybernetes.api.managedfields import reset_fields
 from pybernetes.api.meta import now_rfc3339
-from pybernetes.api.patch import PatchError, jsonpatch, mergepatch, strategic
+from pybernetes.api.patch import APPLY_PATCH, PatchError, jsonpatch, mergepatch, strategic
 from pybernetes.api.resources import Resource
+from pybernetes.apiserver import warnings as warn
 from pybernetes.apiserver.authn import UserInfo
-from pybernetes.apiserver.handlers import PATCH_TYPES, media_type
 from pybernetes.apiserver.options import WriteOptions
 from pybernetes.apiserver.requestinfo import RequestInfo
 
@@ -32,59 +33,61 @@ Obj = dict[str, Any]
 
 
 def parse_patch(body: bytes, ct: str) -> Any:
-    try:
-        if ct == "application/apply-patch+yaml":
+    """Decode a PATCH body: YAML (or JSON) for apply, JSON with upstream's 400 messages for the others."""
+    if ct == APPLY_PATCH:
+        try:
             return yaml.safe_load(body.decode("utf-8")) if body.strip() else None
-        return orjson.loads(body)
-    except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as e:
-        raise BadRequest(f"error decoding patch: {str(e).splitlines()[0]}") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise BadRequest(f"error decoding YAML: {str(e).splitlines()[0]}") from None
+    try:
+        return patch_pkg.decode(body, patch_type=ct)
+    except PatchError as e:
+        raise e.to_api_error() from None
 
 
 def patch_error(e: PatchError) -> errors.APIError:
-    code = getattr(e, "code", 422) or 422
-    reason = {400: "BadRequest", 409: "Conflict", 415: "UnsupportedMediaType", 422: "Invalid"}.get(code, "Invalid")
-    return errors.APIError(str(e), code=code, reason=reason, details={} if code == 422 else None)
+    return e.to_api_error()
 
 
 async def patch_object(handler: ResourceHandler, request: web.Request, res: Resource, info: RequestInfo,
-                       user: UserInfo, *, subresource: str = "",
-                       transform: Any = None) -> tuple[Obj, bool]:
-    """Apply the request's patch to ``res/name`` (or its ``subresource``). ``transform`` optionally maps
-    (patch function) for subresources such as scale that patch a derived object."""
-    ct = media_type(request)
-    if ct not in PATCH_TYPES:
-        raise UnsupportedMediaType(ct, PATCH_TYPES)
+                       user: UserInfo, *, subresource: str = "") -> tuple[Obj, bool]:
+    """Apply the request's patch to ``res/name`` (through ``subresource``'s strategy when given)."""
+    try:
+        ct = patch_pkg.check_content_type(request.headers.get("Content-Type", ""), custom=res.custom)
+    except PatchError as e:
+        raise e.to_api_error() from None
     rest = handler.rest
-    is_apply = ct == "application/apply-patch+yaml"
     opts: WriteOptions = handler.write_options(request, default_validation="Warn")
-    if is_apply and not request.query.get("fieldManager"):
+    if ct == APPLY_PATCH and not request.query.get("fieldManager"):
         raise errors.Invalid("PatchOptions", "meta.k8s.io", "", [required("fieldManager",
                                                                            "is required for apply patch")])
     body = await handler.read_body(request)
     patch = parse_patch(body, ct)
     ti = rest.typeinfo(res)
-    if ct == "application/strategic-merge-patch+json" and res.custom:
-        raise UnsupportedMediaType(ct, ("application/json-patch+json", "application/merge-patch+json",
-                                        "application/apply-patch+yaml"))
-    if is_apply:
+    if ct == APPLY_PATCH:
         return await _apply(handler, res, info, user, patch, opts, subresource)
+    if opts.field_validation != "Ignore":
+        module = {patch_pkg.JSON_PATCH: jsonpatch, patch_pkg.MERGE_PATCH: mergepatch}.get(ct, strategic)
+        try:
+            problems = module.strict_errors(patch)
+        except PatchError as e:
+            raise e.to_api_error() from None
+        if problems and opts.field_validation == "Strict":
+            raise errors.APIError("strict decoding error: " + ", ".join(problems), code=422, reason="Invalid",
+                                  details={})
+        for p in problems:
+            warn.add(p)
     pinned_rv = ""
-    if isinstance(patch, dict):
-        pinned_rv = (patch.get("metadata") or {}).get("resourceVersion", "") if isinstance(
-            patch.get("metadata"), dict) else ""
+    if isinstance(patch, dict) and isinstance(patch.get("metadata"), dict):
+        pinned_rv = patch["metadata"].get("resourceVersion", "") or ""
 
     def try_update(old: Obj) -> Obj:
         if pinned_rv and pinned_rv != old["metadata"]["resourceVersion"]:
             raise errors.Conflict(res.plural, res.group, info.name, errors.OPTIMISTIC_LOCK)
         try:
-            if ct == "application/json-patch+json":
-                new = jsonpatch.apply(old, patch)
-            elif ct == "application/merge-patch+json":
-                new = mergepatch.apply(old, patch)
-            else:
-                new = strategic.apply(old, patch, ti)
+            new = patch_pkg.apply(ct, old, patch, ti=ti)
         except PatchError as e:
-            raise patch_error(e) from None
+            raise e.to_api_error() from None
         if not isinstance(new, dict):
             raise BadRequest("the patched object must be a JSON object")
         if new.get("kind", res.kind) != res.kind or new.get("apiVersion", res.api_version) != res.api_version:
@@ -105,7 +108,8 @@ async def patch_object(handler: ResourceHandler, request: web.Request, res: Reso
 
 async def _apply(handler: ResourceHandler, res: Resource, info: RequestInfo, user: UserInfo, cfg: Any,
                  opts: WriteOptions, subresource: str) -> tuple[Obj, bool]:
-    from pybernetes.api.apply import ApplyConflict, apply
+    """Server-side apply; conflicts raise :class:`~pybernetes.api.apply.ApplyConflict`, itself the 409 Status."""
+    from pybernetes.api.apply import apply
     rest = handler.rest
     ti = rest.typeinfo(res)
     if not isinstance(cfg, dict):
@@ -113,28 +117,27 @@ async def _apply(handler: ResourceHandler, res: Resource, info: RequestInfo, use
     handler.check_kind(cfg, res.kind, res.api_version, res)
     handler.check_fields(cfg, ti, mode=opts.field_validation, kind=res.kind, version=res.version)
     meta = cfg.get("metadata")
-    if not isinstance(meta, dict) or not meta.get("name"):
-        raise errors.Invalid(res.kind, res.group, info.name, [required("metadata.name", "name is required")])
-    if meta["name"] != info.name:
-        raise BadRequest(f"the name of the object ({meta['name']}) does not match the name on the URL "
-                         f"({info.name})")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if name and name != info.name:
+        raise BadRequest(f"the name of the object ({name}) does not match the name on the URL ({info.name})")
+    ignored = reset_fields(subresource=subresource, has_status_subresource=res.strategy.has_status_subresource)
 
     def run_apply(live: Obj | None) -> Obj:
-        try:
-            return apply(live, cfg, manager=opts.field_manager, force=opts.force, ti=ti, now=now_rfc3339(),
-                         api_version=res.api_version)
-        except ApplyConflict as e:
-            # Its causes already print each manager as upstream does (" using <version>" for Update managers only).
-            raise errors.APIError(e.message, code=409, reason="Conflict", details=e.details) from None
+        return apply(live, cfg, manager=opts.field_manager, force=opts.force, ti=ti, now=now_rfc3339(),
+                     api_version=res.api_version, kind=res.kind, subresource=subresource, ignored=ignored)
 
     try:
         obj = await rest.guaranteed_update(res, info.namespace, info.name, run_apply, opts=opts, user=user,
                                            subresource=subresource, managed=False,
-                                           precondition_rv=bool(meta.get("resourceVersion")))
+                                           precondition_rv=bool(isinstance(meta, dict) and
+                                                                meta.get("resourceVersion")))
         return obj, False
     except NotFound:
         if subresource:
             raise
+    if not name:
+        raise BadRequest(f"the name of the object ({info.name} based on URL) was undeterminable: name must be "
+                         "provided")
     new = run_apply(None)
     new.get("metadata", {}).pop("resourceVersion", None)
     created = await rest.create(res, info.namespace, new, opts=opts, user=user, managed=False)
