@@ -6,11 +6,17 @@ once, in the registry; the HTTP layer turns them into a Status body in one middl
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 
 from pybernetes.api.field import FieldError
+
+# Go's encoding/json escapes these even inside strings (they can only occur inside strings in JSON).
+_HTML_ESCAPES = {b"<": b"\\u003c", b">": b"\\u003e", b"&": b"\\u0026", "\u2028".encode(): b"\\u2028",
+                 "\u2029".encode(): b"\\u2029"}
+_HTML_UNSAFE = re.compile(b"|".join(re.escape(k) for k in _HTML_ESCAPES))
 
 
 class APIError(Exception):
@@ -40,7 +46,12 @@ class APIError(Exception):
         return st
 
     def body(self) -> bytes:
-        return orjson.dumps(self.to_status()) + b"\n"
+        """The bytes Go's ``json.Encoder`` writes: compact, HTML-safe (``<``, ``>``, ``&``, U+2028/9 escaped) and
+        newline-terminated, so clients comparing Status bodies byte for byte see upstream's."""
+        data = orjson.dumps(self.to_status())
+        if _HTML_UNSAFE.search(data):
+            data = _HTML_UNSAFE.sub(lambda m: _HTML_ESCAPES[m.group()], data)
+        return data + b"\n"
 
 
 def _details(name: str | None, group: str, kind: str, **extra: Any) -> dict[str, Any]:
