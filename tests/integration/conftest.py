@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pathlib
+import secrets
 
 import pytest
 
@@ -20,6 +21,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
 def ns(server: Server, request: pytest.FixtureRequest) -> str:
     """A fresh namespace named after the test."""
     name = "t-" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:50].strip("-")
-    name = "".join(c if c.isalnum() or c == "-" else "-" for c in name).strip("-")[:60]
+    name = "".join(c if c.isalnum() or c == "-" else "-" for c in name).strip("-")[:54]
+    name = f"{name}-{secrets.token_hex(2)}"      # tests of the same name in different files must not collide
     server.kubectl("create", "namespace", name)
     return name
