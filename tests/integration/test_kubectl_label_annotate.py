@@ -42,6 +42,11 @@ def test_add_overwrite_remove(server: Server, ns: str, command: str, key: str) -
     final = meta(server, ns, "deployment", "web")
     assert "env" not in final[key] and final[key]["team"] == "blue"
 
+    server.kubectl("-n", ns, "create", "configmap", "c", version=V)
+    server.kubectl("-n", ns, command, "configmap", "c", "only=one", version=V)
+    server.kubectl("-n", ns, command, "configmap", "c", "only-", version=V)
+    assert key not in meta(server, ns, "configmap", "c")  # no empty map left behind, as Go's omitempty
+
 
 def test_label_every_object_and_by_selector(server: Server, ns: str) -> None:
     for name in ("a", "b", "c"):

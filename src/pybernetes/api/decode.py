@@ -562,6 +562,21 @@ def _props(message: str) -> dict[str, _Node]:
     return props
 
 
+_OMIT: dict[str, dict[str, bool]] = {}
+
+
+def _omitted_when_empty(message: str) -> dict[str, bool]:
+    """The JSON keys Go leaves out once decoded, each mapped to whether an empty value counts: ``omitempty`` maps
+    and slices go when empty or null (True), ``omitempty`` pointers only when null (False; ``{}`` stays). A real
+    server never stores ``labels: {}`` (``kubectl label x a-`` of the last label leaves no ``labels`` key)."""
+    keys = _OMIT.get(message)
+    if keys is None:
+        keys = _OMIT[message] = {
+            k: f.repeated or f.map_key is not None for k, f in schema().properties(message).items()
+            if f.omitempty and (f.repeated or f.map_key is not None or f.pointer)}
+    return keys
+
+
 def _go_type(message: str) -> str:
     pkg, _, name = message.rpartition(".")
     return f"{pkg.rpartition('.')[2]}.{name}"
@@ -610,6 +625,7 @@ _SAME = object()
 
 def _check_struct(d: dict[str, Any], message: str, path: str, ctx: str, acc: _Acc) -> None:
     props = _props(message)
+    omit = _omitted_when_empty(message)
     struct = message.rpartition(".")[2]
     drop = None
     for k, v in d.items():
@@ -617,6 +633,9 @@ def _check_struct(d: dict[str, Any], message: str, path: str, ctx: str, acc: _Ac
         if node is None:
             if not acc.lenient:
                 acc.unknown.append(f"{path}.{k}" if path else k)
+            drop = [k] if drop is None else [*drop, k]
+            continue
+        if k in omit and (v is None or (omit[k] and (v == {} or v == []))):
             drop = [k] if drop is None else [*drop, k]
             continue
         if v is None or node.code == S_RAW:
