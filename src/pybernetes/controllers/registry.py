@@ -6,6 +6,8 @@ from pybernetes.controllers.base import Controller
 
 
 def all_controllers() -> list[type[Controller]]:
+    from pybernetes.controllers.replicaset import ReplicaSetController, ReplicationControllerController
     out: list[type[Controller]] = []
     # Each controller module is imported here by name; add one line per controller.
+    out += [ReplicaSetController, ReplicationControllerController]
     return out
