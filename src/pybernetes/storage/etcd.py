@@ -302,9 +302,9 @@ class EtcdStore:
         self._dial_timeout = dial_timeout
         self._keepalive_time = keepalive_time
         self._keepalive_timeout = keepalive_timeout
-        self._heads = [b"POST %%s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
-                       b"Grpc-Metadata-Hasleader: true\r\nContent-Length: %%d\r\n\r\n" % (h.encode(), p)
-                       for h, p in endpoints]
+        self._heads = [b"POST %%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                       b"Grpc-Metadata-Hasleader: true\r\nContent-Length: %%d\r\n\r\n" % self._name(ep).encode()
+                       for ep in range(len(endpoints))]
         self._idle: list[list[_Conn]] = [[] for _ in endpoints]
         self._slots = [asyncio.Semaphore(max_connections) for _ in endpoints]   # requests in flight per endpoint
         self._conns: set[_Conn] = set()        # every open connection, so close() can end them all
@@ -321,10 +321,11 @@ class EtcdStore:
                    max_connections: int = 64) -> EtcdStore:
         """Connect to ``etcd://h1:p1[,h2:p2...]`` and check that a member with a leader answers.
 
-        ``request_timeout`` bounds each call, failover and backoff included (Unavailable after it); ``dial_timeout``
-        bounds one TCP connect; a watch silent for ``keepalive_time`` probes its member, which must answer within
-        ``keepalive_timeout``. At most ``max_connections`` requests are in flight per endpoint (each on its own
-        keep-alive connection; HTTP/1.1 has no multiplexing); more wait for one. Watches have their own.
+        ``request_timeout`` bounds each call, failover and backoff included (Unavailable after it; waiting for a
+        free connection under overload may add as much again); ``dial_timeout`` bounds one TCP connect; a watch
+        silent for ``keepalive_time`` probes its member, which must answer within ``keepalive_timeout``. At most
+        ``max_connections`` requests are in flight per endpoint (each on its own keep-alive connection: HTTP/1.1
+        has no multiplexing); more wait for one. Watches have connections of their own.
         """
         store = cls(endpoints=parse_endpoints(endpoints), request_timeout=request_timeout,
                     dial_timeout=dial_timeout, keepalive_time=keepalive_time,
@@ -365,7 +366,7 @@ class EtcdStore:
 
     def _name(self, ep: int) -> str:
         host, port = self.endpoints[ep]
-        return f"{host}:{port}"
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     async def _connect(self, ep: int, timeout: float) -> _Conn:
         host, port = self.endpoints[ep]
@@ -687,7 +688,7 @@ class EtcdStore:
                     log.warning("etcd watch stream stalled; resuming elsewhere",
                                 extra={"endpoint": self._name(stream.conn.ep)})
                     return None
-            except (*_STREAM_ERRORS, orjson.JSONDecodeError):
+            except _STREAM_ERRORS:                         # orjson.JSONDecodeError is a ValueError
                 return None
 
     async def _alive(self, ep: int, key: bytes) -> bool:
