@@ -165,6 +165,15 @@ class RoleBindingStrategy(Strategy):
     def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
         return self.validate(obj) + role_ref_unchanged(obj, old)
 
+    def canonicalize(self, obj: Obj) -> None:
+        """Subject's ``apiGroup`` and ``namespace`` are ``omitempty``: a ServiceAccount subject defaulted (or sent,
+        as kubectl's protobuf body does) with ``apiGroup: ""`` is stored and served without it, as upstream."""
+        for subject in obj.get("subjects") or ():
+            if isinstance(subject, dict):
+                for key in ("apiGroup", "namespace"):
+                    if subject.get(key) == "":
+                        del subject[key]
+
 
 class ClusterRoleBindingStrategy(RoleBindingStrategy):
     def validate(self, obj: Obj) -> list[FieldError]:
