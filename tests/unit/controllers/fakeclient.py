@@ -168,7 +168,7 @@ class FakeClient:
 
     def _record(self, verb: str, r: Resource, namespace: str, name: str, subresource: str = "",
                 body: Any = None) -> None:
-        a = Action(verb, r.group_resource, namespace, name, subresource, body)
+        a = Action(verb, r.group_resource, namespace, name, subresource, copy.deepcopy(body))
         self.actions.append(a)
         for v, res, react, left in self._reactors:
             if (v in (verb, "*")) and res in (r.plural, r.group_resource, "*") and left[0] != 0:
@@ -553,3 +553,60 @@ async def harness(*, options: dict[str, Any] | None = None, client: FakeClient |
         yield h
     finally:
         await informers.stop()
+
+
+class FakeKubelet:
+    """Scheduler and kubelet in one: binds pending pods to a node, reports them Running (and Ready unless
+    ``ready`` is False), and completes graceful deletions, as simulated nodes will."""
+
+    def __init__(self, client: FakeClient, *, node: str = "node-1", ready: bool = True) -> None:
+        self.client = client
+        self.node = node
+        self.ready = ready
+
+    async def step(self) -> bool:
+        from pybernetes.client.resources import PODS
+        changed = False
+        for pod in self.client.objects(PODS):
+            meta, ns = pod["metadata"], pod["metadata"].get("namespace")
+            if meta.get("deletionTimestamp"):
+                await self.client.delete(PODS, meta["name"], ns, grace_period_seconds=0)
+                changed = True
+                continue
+            if (pod.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed"):
+                continue
+            pod["spec"]["nodeName"] = self.node
+            pod = await self.client.update(PODS, pod)
+            pod["status"] = {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": "True" if self.ready else "False",
+                 "lastTransitionTime": self.client._now()}]}
+            await self.client.update(PODS, pod, subresource="status")
+            changed = True
+        return changed
+
+
+async def drain(h: Harness, *controllers: Any, kubelet: FakeKubelet | None = None, rounds: int = 200) -> list[str]:
+    """Run the controllers as their workers would — every queued key reconciled, informers settled in between,
+    the kubelet stepped — until nothing is left to do. A failing reconcile re-queues its key (without the
+    backoff delay); the errors are returned."""
+    errors: list[str] = []
+    for _ in range(rounds):
+        await h.settle()
+        busy = False
+        for c in controllers:
+            for _ in range(len(c.queue)):
+                key = await c.queue.get()
+                busy = True
+                try:
+                    await c.reconcile(key)
+                except APIStatusError as e:
+                    errors.append(f"{c.name} {key}: {e}")
+                    c.queue.add(key)
+                finally:
+                    c.queue.done(key)
+                await h.settle()
+        if kubelet is not None and await kubelet.step():
+            busy = True
+        if not busy:
+            return errors
+    raise AssertionError(f"controllers never went idle; errors: {errors[-5:]}")
