@@ -19,9 +19,11 @@ omitted, keys and values are base64):
   starts from what this store already knows; one or two reads in the usual case).
 
 Transport: a small HTTP/1.1 keep-alive client on asyncio streams, not aiohttp's ClientSession. Both drive etcd to
-the same rate (etcd's fsync is the limit), but aiohttp spends ~240 µs of this process's CPU per request against
-~80 µs here (measured: 16 writers, 500-byte creates), and this process is the API server. etcd's gRPC port through
-``aetcd``/grpcio reached ~1.4x the create rate at ~3x the client CPU, with a thread and a C extension: not worth it.
+the same rate, but aiohttp spends ~230 µs of this process's CPU per request against ~80 µs here (measured: 16
+writers, 1 KiB creates), and this process is the API server. etcd's gRPC port through ``aetcd``/grpcio reached
+1.3-1.8x the create rate at ~2x the client CPU (~180 µs), with threads and a C extension; the API server's CPU is
+the scarcer resource, so the gateway it is (a gRPC transport could sit behind the same class if etcd became the
+bottleneck).
 
 Failover: every request carries the ``hasleader`` metadata (``Grpc-Metadata-Hasleader: true``), so a member that
 lost its quorum answers "no leader" at once instead of hanging. A request that never reached a member (connection
