@@ -164,10 +164,6 @@ async def run_server(args: argparse.Namespace) -> int:
     from pybernetes.apiserver.state import ServerConfig
 
     data_dir: pathlib.Path = (args.data_dir or default_data_dir()).resolve()
-    if args.datastore_endpoint.startswith("etcd://"):
-        print("pybernetes: --datastore-endpoint etcd://… is not yet supported; use SQLite (the default)",
-              file=sys.stderr)
-        return 2
     try:
         lo, hi = (int(x) for x in args.service_node_port_range.split("-"))
     except ValueError:

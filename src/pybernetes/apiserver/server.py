@@ -20,6 +20,7 @@ from pybernetes.apiserver.admission import AdmissionChain
 from pybernetes.apiserver.app import make_app
 from pybernetes.apiserver.authn import Authenticator
 from pybernetes.apiserver.authz import AlwaysAllowAuthenticated
+from pybernetes.apiserver.bootstrap_data import sync_pki
 from pybernetes.apiserver.certs import PKI, ensure_pki
 from pybernetes.apiserver.rbac import RBACAuthorizer
 from pybernetes.apiserver.registry import GenericREST
@@ -70,13 +71,15 @@ class APIServer:
 
     async def start(self) -> None:
         o = self.opts
-        step = "generate certificates"
+        step = "open the datastore"
         try:
             o.data_dir.mkdir(parents=True, exist_ok=True)
-            self.pki = ensure_pki(o.data_dir, extra_sans=o.tls_sans, service_ip=_first_service_ip(o.config))
-            step = "open the datastore"
             endpoint = o.datastore_endpoint or f"sqlite://{o.data_dir / 'db' / 'state.db'}"
             self.store = await open_store(endpoint)
+            step = "generate certificates"
+            if o.token:
+                await sync_pki(self.store, o.data_dir, o.token)
+            self.pki = ensure_pki(o.data_dir, extra_sans=o.tls_sans, service_ip=_first_service_ip(o.config))
             step = "fill the watch cache"
             self.cache = WatchCache(self.store)
             await self.cache.start()
