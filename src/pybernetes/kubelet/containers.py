@@ -164,7 +164,8 @@ class ContainerStarter:
             waiting[name] = (e.reason, f'Failed to pull image "{image}": {e}')
             events.event(pod, "Warning", "Failed", f'Failed to pull image "{image}": {e}', field_path=fp)
             events.event(pod, "Warning", "Failed", f"Error: {e.reason}", field_path=fp)
-            return None, self.backoff.remaining(pull_key, now)
+            # look again shortly, so the status moves on to ImagePullBackOff as a kubelet's does
+            return None, min(1.0, self.backoff.remaining(pull_key, now))
         self._pull_failed_at.pop(key, None)
         self.backoff.reset(pull_key)
         took = pull_duration(self.clock.monotonic() - t0)

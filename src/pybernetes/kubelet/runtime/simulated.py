@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import hashlib
 import logging
 import os
@@ -137,6 +138,7 @@ def default_unpullable(image: str) -> bool:
     return "nonexistent" in image or "doesnotexist" in image
 
 
+@functools.lru_cache(maxsize=4096)
 def image_ref(name: str) -> ImageRef:
     """The simulated registry's answer for ``name``: a stable digest and size derived from the name."""
     try:
@@ -202,7 +204,6 @@ class SimulatedRuntime:
         self._pools: dict[tuple[str, str], IPAllocator] = {}
         self._images: dict[str, dict[str, ImageRef]] = {}     # node → images used there
         self._handlers: list[PodEventHandler] = []
-        self._seq = 0
 
     def subscribe(self, handler: PodEventHandler) -> None:
         self._handlers.append(handler)
@@ -214,9 +215,9 @@ class SimulatedRuntime:
             except Exception:
                 log.exception("runtime event handler failed", extra={"pod_uid": pod_uid})
 
-    def _new_id(self) -> str:
-        self._seq += 1
-        return hashlib.sha256(f"{id(self)}/{self._seq}/{os.getpid()}".encode()).hexdigest()
+    @staticmethod
+    def _new_id() -> str:
+        return os.urandom(32).hex()
 
     # ------------------------------------------------------------------ sandboxes
     def pool(self, node: str, cidr: str) -> IPAllocator:
@@ -318,7 +319,9 @@ class SimulatedRuntime:
             c.timer = asyncio.get_running_loop().create_task(self._exit_later(c), name=f"sim-exit-{c.id[:12]}")
 
     async def _exit_later(self, c: _Container) -> None:
-        await self.clock.sleep(c.behaviour.run_seconds)
+        assert c.started_at is not None
+        ran = (self.clock.now() - c.started_at).total_seconds()
+        await self.clock.sleep(c.behaviour.run_seconds - ran)
         c.timer = None
         if c.state == ContainerState.RUNNING:
             self._kill(c, c.behaviour.exit_code or 0)
