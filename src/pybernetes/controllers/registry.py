@@ -6,10 +6,26 @@ from pybernetes.controllers.base import Controller
 
 
 def all_controllers() -> list[type[Controller]]:
+    from pybernetes.controllers.clusterroleaggregation import ClusterRoleAggregationController
     from pybernetes.controllers.deployment import DeploymentController
+    from pybernetes.controllers.disruption import DisruptionController
+    from pybernetes.controllers.endpoints import EndpointsController
+    from pybernetes.controllers.endpointslice import EndpointSliceController
+    from pybernetes.controllers.nodeipam import NodeIPAMController
+    from pybernetes.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
+    from pybernetes.controllers.persistentvolume import PersistentVolumeController
     from pybernetes.controllers.replicaset import ReplicaSetController, ReplicationControllerController
+    from pybernetes.controllers.serviceaccount import ServiceAccountController
     out: list[type[Controller]] = []
     # Each controller module is imported here by name; add one line per controller.
     out += [ReplicaSetController, ReplicationControllerController]
     out += [DeploymentController]
+    out += [EndpointsController]
+    out += [EndpointSliceController]
+    out += [ServiceAccountController]
+    out += [NodeLifecycleController, TaintEvictionController]
+    out += [NodeIPAMController]
+    out += [PersistentVolumeController]
+    out += [DisruptionController]
+    out += [ClusterRoleAggregationController]
     return out
