@@ -1,5 +1,6 @@
-"""Objects every cluster starts with: the system namespaces, the ``kubernetes`` Service and its Endpoints,
-the system PriorityClasses. Created idempotently at every start (existing objects are left alone)."""
+"""Objects every cluster starts with: the system namespaces, the ``kubernetes`` Service, the system
+PriorityClasses and the default RBAC policy (the Service's Endpoints are kept by ``endpoint_reconciler``).
+Created idempotently at every start: existing objects are left alone."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ async def ensure(rest: GenericREST, group: str, version: str, plural: str, ns: s
         pass
 
 
-async def run(rest: GenericREST, *, service_ip: str, endpoint_ip: str, endpoint_port: int) -> None:
+async def run(rest: GenericREST, *, service_ip: str, endpoint_port: int) -> None:
     for ns in NAMESPACES:
         await ensure(rest, "", "v1", "namespaces", "", {"apiVersion": "v1", "kind": "Namespace",
                                                          "metadata": {"name": ns}})
@@ -41,12 +42,6 @@ async def run(rest: GenericREST, *, service_ip: str, endpoint_ip: str, endpoint_
                      "labels": {"component": "apiserver", "provider": "kubernetes"}},
         "spec": {"type": "ClusterIP", "clusterIP": service_ip, "sessionAffinity": "None",
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": endpoint_port}]}})
-    await ensure(rest, "", "v1", "endpoints", "default", {
-        "apiVersion": "v1", "kind": "Endpoints",
-        "metadata": {"name": "kubernetes", "namespace": "default",
-                     "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": [{"addresses": [{"ip": endpoint_ip}],
-                     "ports": [{"name": "https", "port": endpoint_port, "protocol": "TCP"}]}]})
     from pybernetes.apiserver.bootstrap_rbac import cluster_role_bindings, cluster_roles
     for role in cluster_roles():
         await ensure(rest, "rbac.authorization.k8s.io", "v1", "clusterroles", "", role)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from pybernetes.api.builtin import builtin_registry
-from pybernetes.apiserver import bootstrap, kubeconfig
+from pybernetes.apiserver import bootstrap, endpoint_reconciler, kubeconfig
 from pybernetes.apiserver.admission import AdmissionChain
 from pybernetes.apiserver.app import make_app
 from pybernetes.apiserver.authn import Authenticator
@@ -110,8 +110,11 @@ class APIServer:
             cfg.port = self.port
             cfg.advertise_address = o.advertise_address or _advertise(o.bind_address)
             step = "bootstrap system objects"
-            await bootstrap.run(GenericREST(state), service_ip=_first_service_ip(cfg),
-                                endpoint_ip=cfg.advertise_address, endpoint_port=self.port)
+            rest = GenericREST(state)
+            await bootstrap.run(rest, service_ip=_first_service_ip(cfg), endpoint_port=self.port)
+            await endpoint_reconciler.reconcile_once(rest, cfg.advertise_address, self.port)
+            self._tasks.append(asyncio.create_task(endpoint_reconciler.run(rest, cfg.advertise_address, self.port),
+                                                   name="endpoint-reconciler"))
             from pybernetes.apiserver import crds
             await crds.start(state, dispatcher)
             self._tasks.append(asyncio.create_task(self._compact_periodically(), name="compaction"))
