@@ -18,7 +18,7 @@ from aiohttp import web
 from pybernetes import KUBE_VERSION, __version__
 from pybernetes.api import errors
 from pybernetes.api.errors import APIError
-from pybernetes.apiserver import discovery, metrics, requestinfo
+from pybernetes.apiserver import discovery, impersonation, metrics, requestinfo
 from pybernetes.apiserver import warnings as warn
 from pybernetes.apiserver.authn import ANONYMOUS_USER_INVALID, Authenticator, UserInfo
 from pybernetes.apiserver.authz import Attributes as AuthzAttributes
@@ -78,6 +78,8 @@ class Dispatcher:
             else:
                 if user.anonymous:
                     raise errors.Unauthorized()
+                if impersonation.requested(request.headers):
+                    user = await impersonation.impersonate(user, request.headers, self.state.authorizer)
                 request["user"] = user
                 info = requestinfo.parse(request.method, path, request.query)
                 if info.is_resource:
@@ -153,6 +155,12 @@ class Dispatcher:
         elif segs[0] == "openapi":
             from pybernetes.apiserver.openapi_handlers import serve_openapi
             return await serve_openapi(self.state, request, segs)
+        elif p == "/openid/v1/jwks":
+            return body_response(dumps(self.state.extra["sa_signer"].jwks()), content_type="application/jwk-set+json")
+        elif p == "/.well-known/openid-configuration":
+            from pybernetes.apiserver.sa_tokens import openid_configuration
+            cfg = self.state.config
+            return body_response(dumps(openid_configuration(f"{cfg.advertise_address}:{cfg.port}")))
         elif p == "/metrics":
             return web.Response(body=metrics.render(), content_type="text/plain",
                                 charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})

@@ -24,6 +24,7 @@ from pybernetes.apiserver.bootstrap_data import sync_pki
 from pybernetes.apiserver.certs import PKI, ensure_pki
 from pybernetes.apiserver.rbac import RBACAuthorizer
 from pybernetes.apiserver.registry import GenericREST
+from pybernetes.apiserver.sa_tokens import ServiceAccountAuthenticator, TokenSigner
 from pybernetes.apiserver.state import ServerConfig, ServerState
 from pybernetes.storage.interface import Store, open_store
 from pybernetes.storage.watchcache import WatchCache
@@ -94,6 +95,9 @@ class APIServer:
                                 authorizer=authorizer, admission=AdmissionChain())
             state.extra["authenticator"] = authn
             state.extra["pki"] = self.pki
+            signer = TokenSigner(self.pki.sa_key.read_bytes())
+            state.extra["sa_signer"] = signer
+            authn.token_authenticators.append(ServiceAccountAuthenticator(state, signer))
             from pybernetes.apiserver.admit import default_plugins
             state.admission.plugins.extend(default_plugins())
             self.state = state

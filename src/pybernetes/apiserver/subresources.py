@@ -19,6 +19,7 @@ from pybernetes.apiserver.authn import UserInfo
 from pybernetes.apiserver.negotiation import choose
 from pybernetes.apiserver.requestinfo import RequestInfo
 from pybernetes.apiserver.respond import object_response
+from pybernetes.apiserver.sa_tokens import token_request
 
 if TYPE_CHECKING:
     from pybernetes.apiserver.handlers import ResourceHandler
@@ -273,7 +274,7 @@ def install(handler: ResourceHandler) -> None:
 
     handler.subresources.update({
         "status": bind(status), "scale": bind(scale), "binding": bind(binding), "finalize": bind(finalize),
-        "ephemeralcontainers": bind(ephemeral_containers),
+        "ephemeralcontainers": bind(ephemeral_containers), "token": bind(token_request),
     })
     from pybernetes.apiserver.eviction import eviction
     handler.subresources["eviction"] = bind(eviction)
