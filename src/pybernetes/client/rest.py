@@ -123,8 +123,8 @@ class Client:
                                                   timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
         return self._session
 
-    def _headers(self, content_type: str | None = None) -> dict[str, str]:
-        h = {"Accept": "application/json", "User-Agent": self.cfg.user_agent}
+    def _headers(self, content_type: str | None = None, accept: str = "application/json") -> dict[str, str]:
+        h = {"Accept": accept, "User-Agent": self.cfg.user_agent}
         token = self.cfg.token
         if self.cfg.token_file:
             try:
@@ -138,12 +138,13 @@ class Client:
         return h
 
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                      body: Any = None, content_type: str = "application/json", timeout: float = 60) -> Obj:
+                      body: Any = None, content_type: str = "application/json", timeout: float = 60,
+                      accept: str = "application/json") -> Obj:
         data = None if body is None else (body if isinstance(body, bytes) else orjson.dumps(body))
         q = {k: ("true" if v is True else "false" if v is False else str(v))
              for k, v in (params or {}).items() if v is not None}
         async with self.session.request(method, self.cfg.server + path, params=q, data=data,
-                                        headers=self._headers(content_type if data is not None else None),
+                                        headers=self._headers(content_type if data is not None else None, accept),
                                         timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             raw = await resp.read()
             if resp.status >= 400:
@@ -159,8 +160,9 @@ class Client:
                   subresource: str | None = None) -> Obj:
         return await self.request("GET", res.path(namespace, name, subresource))
 
-    async def list(self, res: ResourceRef, namespace: str | None = None, **params: Any) -> Obj:
-        return await self.request("GET", res.path(namespace), params=_camel(params))
+    async def list(self, res: ResourceRef, namespace: str | None = None, *, accept: str = "application/json",
+                   **params: Any) -> Obj:
+        return await self.request("GET", res.path(namespace), params=_camel(params), accept=accept)
 
     async def create(self, res: ResourceRef, obj: Obj, namespace: str | None = None, *,
                      subresource: str | None = None, name: str | None = None, **params: Any) -> Obj:
@@ -192,13 +194,16 @@ class Client:
         return await self.request("DELETE", res.path(namespace, name), body=body)
 
     async def watch(self, res: ResourceRef, namespace: str | None = None, *, resource_version: str = "",
-                    timeout_seconds: int = 300, **params: Any) -> AsyncIterator[Obj]:
-        """Watch events as dicts ``{"type", "object"}``; ends when the server closes the stream."""
+                    timeout_seconds: int = 300, accept: str = "application/json",
+                    **params: Any) -> AsyncIterator[Obj]:
+        """Watch events as dicts ``{"type", "object"}``; ends when the server closes the stream. ``accept`` may
+        ask for e.g. ``application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1``."""
         q = {"watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": str(timeout_seconds),
              **{k: str(v) for k, v in _camel(params).items() if v is not None}}
         if resource_version:
             q["resourceVersion"] = resource_version
-        async with self.session.get(self.cfg.server + res.path(namespace), params=q, headers=self._headers(),
+        async with self.session.get(self.cfg.server + res.path(namespace), params=q,
+                                    headers=self._headers(accept=accept),
                                     timeout=aiohttp.ClientTimeout(total=None, sock_read=timeout_seconds + 30)
                                     ) as resp:
             if resp.status >= 400:

@@ -11,6 +11,8 @@ def all_controllers() -> list[type[Controller]]:
     from pybernetes.controllers.disruption import DisruptionController
     from pybernetes.controllers.endpoints import EndpointsController
     from pybernetes.controllers.endpointslice import EndpointSliceController
+    from pybernetes.controllers.garbagecollector import GarbageCollector
+    from pybernetes.controllers.namespace import NamespaceController
     from pybernetes.controllers.nodeipam import NodeIPAMController
     from pybernetes.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
     from pybernetes.controllers.persistentvolume import PersistentVolumeController
@@ -20,6 +22,7 @@ def all_controllers() -> list[type[Controller]]:
     # Each controller module is imported here by name; add one line per controller.
     out += [ReplicaSetController, ReplicationControllerController]
     out += [DeploymentController]
+    out += [GarbageCollector, NamespaceController]
     out += [EndpointsController]
     out += [EndpointSliceController]
     out += [ServiceAccountController]

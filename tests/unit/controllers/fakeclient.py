@@ -313,11 +313,15 @@ class FakeClient:
             else:
                 meta.pop(k, None)
         new["apiVersion"], new["kind"] = r.api_version, r.kind
-        strategy = r.strategy.status_strategy() if subresource == "status" else r.strategy
-        strategy.default(new)
-        strategy.prepare_for_update(new, old)
-        if subresource != "finalize" and r.plural == "namespaces" and not r.group:
-            new["spec"] = old.get("spec", {})
+        if subresource == "finalize":                 # namespaces/finalize: only spec.finalizers changes
+            new = {**old, "metadata": meta, "spec": {**(old.get("spec") or {}),
+                                                     "finalizers": (new.get("spec") or {}).get("finalizers")}}
+            if not new["spec"]["finalizers"]:
+                new["spec"].pop("finalizers")
+        else:
+            strategy = r.strategy.status_strategy() if subresource == "status" else r.strategy
+            strategy.default(new)
+            strategy.prepare_for_update(new, old)
         if new == old:
             return self._out(r, old)
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._stays(r, new):
@@ -334,6 +338,9 @@ class FakeClient:
         ns = self._ns(r, namespace)
         self._record("patch", r, ns, name, subresource or "", (patch_type, patch))
         old = self._current(r, ns, name)
+        if patch_type == "strategic" and r.custom:
+            raise status_error(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                               "accepted media types include: " + ", ".join(patches.CUSTOM_PATCH_TYPES))
         try:
             new = patches.apply(PATCH_MEDIA[patch_type], self._out(r, old), copy.deepcopy(patch),
                                 ti=of_kind(r.api_version, r.kind) if patch_type == "strategic" else None)
