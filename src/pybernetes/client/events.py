@@ -44,33 +44,36 @@ class EventRecorder:
         self.component = component
         self.host = host
         self.clock = clock
-        self._queue: asyncio.Queue[tuple[Obj, str, str, str, str]] = asyncio.Queue(QUEUE_SIZE)
+        self._queue: asyncio.Queue[tuple[Obj, str, str, str, str, str]] = asyncio.Queue(QUEUE_SIZE)
         self._seen: dict[tuple[str, str, str, str, str], tuple[str, str, int, float]] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def event(self, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "") -> None:
-        """Record an event (Normal | Warning) about ``obj``; returns at once."""
+    def event(self, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "",
+              component: str | None = None) -> None:
+        """Record an event (Normal | Warning) about ``obj``; returns at once. ``component`` overrides the source
+        (upstream controllers each report as their own, e.g. ``deployment-controller``)."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"events-{self.component}")
         try:
-            self._queue.put_nowait((obj, type_, reason, message[:1024], field_path))
+            self._queue.put_nowait((obj, type_, reason, message[:1024], field_path, component or self.component))
         except asyncio.QueueFull:
             log.warning("event dropped: queue full", extra={"component": self.component, "reason": reason})
 
     async def _run(self) -> None:
         while True:
-            obj, type_, reason, message, field_path = await self._queue.get()
+            obj, type_, reason, message, field_path, component = await self._queue.get()
             try:
-                await self._write(obj, type_, reason, message, field_path)
+                await self._write(obj, type_, reason, message, field_path, component)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
                 log.debug("event write failed", extra={"reason": reason, "error": repr(e)})
 
-    async def _write(self, obj: Obj, type_: str, reason: str, message: str, field_path: str) -> None:
+    async def _write(self, obj: Obj, type_: str, reason: str, message: str, field_path: str,
+                     component: str) -> None:
         ref = object_reference(obj, field_path=field_path)
         ns = ref.get("namespace") or "default"
-        key = (ref.get("uid", ref["name"]), type_, reason, message, field_path)
+        key = (ref.get("uid", ref["name"]), type_, reason, message, f"{field_path}\0{component}")
         now = format_rfc3339(self.clock.now())
         seen = self._seen.get(key)
         if seen and self.clock.monotonic() - seen[3] < FOLD_WINDOW:
@@ -86,15 +89,19 @@ class EventRecorder:
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": name, "namespace": ns},
             "involvedObject": ref, "reason": reason, "message": message,
-            "source": {"component": self.component, **({"host": self.host} if self.host else {})},
+            "source": {"component": component, **({"host": self.host} if self.host else {})},
             "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": type_,
-            "eventTime": None, "reportingComponent": self.component,
-            "reportingInstance": self.host or self.component,
+            "eventTime": None, "reportingComponent": component,
+            "reportingInstance": self.host or component,
         }
         await self.client.create(EVENTS, ev, ns)
         if len(self._seen) > 5000:
             self._seen.clear()
         self._seen[key] = (name, now, 1, self.clock.monotonic())
+
+    def for_component(self, component: str) -> ComponentRecorder:
+        """This recorder (one queue, one writer) reporting as ``component``."""
+        return ComponentRecorder(self, component)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -104,3 +111,16 @@ class EventRecorder:
             except (asyncio.CancelledError, Exception):
                 pass
 
+
+class ComponentRecorder:
+    """An :class:`EventRecorder` view with its own source component."""
+
+    def __init__(self, parent: EventRecorder, component: str) -> None:
+        self.parent = parent
+        self.component = component
+
+    def event(self, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "") -> None:
+        self.parent.event(obj, type_, reason, message, field_path=field_path, component=self.component)
+
+    def for_component(self, component: str) -> ComponentRecorder:
+        return ComponentRecorder(self.parent, component)

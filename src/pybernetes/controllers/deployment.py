@@ -30,7 +30,7 @@ from pybernetes.api.meta import (
 from pybernetes.api.patch import clone
 from pybernetes.api.selectors import label_selector_from_dict
 from pybernetes.client.resources import DEPLOYMENTS, PODS, REPLICASETS
-from pybernetes.client.rest import APIStatusError, is_already_exists, is_not_found
+from pybernetes.client.rest import APIStatusError, is_already_exists, is_conflict, is_not_found
 from pybernetes.controllers import deployment_util as du
 from pybernetes.controllers import rollout
 from pybernetes.controllers.base import Controller, ControllerContext
@@ -49,6 +49,7 @@ from pybernetes.controllers.controller_ref import (
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
+CONFLICT_RETRY = 0.1
 
 
 class DeploymentController(Controller):
@@ -57,6 +58,7 @@ class DeploymentController(Controller):
 
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx)
+        self.recorder = ctx.recorder.for_component("deployment-controller")
         self.deployments = ctx.informers.informer(DEPLOYMENTS)
         self.rss = ctx.informers.informer(REPLICASETS)
         self.pods = ctx.informers.informer(PODS)
@@ -140,9 +142,20 @@ class DeploymentController(Controller):
 
     # ---------------------------------------------------------------- reconcile
     async def reconcile(self, key: str) -> float | None:
+        try:
+            await self.sync_deployment(key)
+        except APIStatusError as e:
+            if not is_conflict(e):
+                raise
+            # The cache is behind one of our own writes: expected, retried as soon as it catches up.
+            log.debug("conflict", extra={"controller": self.name, "key": key})
+            return CONFLICT_RETRY
+        return None
+
+    async def sync_deployment(self, key: str) -> None:
         cached = self.deployments.get(key)
         if cached is None:
-            return None
+            return
         d = clone(cached)
         d.setdefault("status", {})
         selector = (d.get("spec") or {}).get("selector") or {}
@@ -151,16 +164,16 @@ class DeploymentController(Controller):
                                 "This deployment is selecting all pods. A non-empty selector is required.")
             if int(d["status"].get("observedGeneration") or 0) < int(d["metadata"].get("generation") or 0):
                 await self.write_status(d, {**d["status"], "observedGeneration": d["metadata"]["generation"]})
-            return None
+            return
         rs_list = await self.claim_replica_sets(d)
         if is_being_deleted(d):
             new_rs, old_rss = await self.new_and_old(d, rs_list, create=False)
             await rollout.sync_deployment_status(self, [*old_rss, new_rs], new_rs, d)
-            return None
+            return
         await self.check_paused_conditions(d)
         if (d.get("spec") or {}).get("paused") or await self.is_scaling_event(d, rs_list):
             await self.sync(d, rs_list)
-            return None
+            return
         st = du.strategy_type(d)
         if st == "Recreate":
             await rollout.rollout_recreate(self, d, rs_list)
@@ -168,7 +181,6 @@ class DeploymentController(Controller):
             await rollout.rollout_rolling(self, d, rs_list)
         else:
             raise ValueError(f"unexpected deployment strategy type: {st}")
-        return None
 
     async def claim_replica_sets(self, d: Obj) -> list[Obj]:
         try:

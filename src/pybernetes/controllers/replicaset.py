@@ -152,6 +152,7 @@ class ReplicaSetController(Controller):
 
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx)
+        self.recorder = ctx.recorder.for_component(self.kind.component)
         self.expectations = Expectations(clock=ctx.clock)
         self.burst = int(ctx.options.get("burst_replicas", BURST_REPLICAS))
         self.owners = ctx.informers.informer(self.kind.res)

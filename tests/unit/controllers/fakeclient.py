@@ -508,18 +508,29 @@ class Recorded:
     type: str
     reason: str
     message: str
+    component: str = "controller-manager"
 
 
 class FakeRecorder:
     """Records events synchronously (the real recorder writes them in the background)."""
 
-    def __init__(self) -> None:
+    def __init__(self, component: str = "controller-manager") -> None:
         self.events: list[Recorded] = []
+        self.component = component
 
-    def event(self, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "") -> None:
+    def event(self, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "",
+              component: str | None = None) -> None:
         meta = obj.get("metadata") or {}
         self.events.append(Recorded(obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""), type_,
-                                    reason, message))
+                                    reason, message, component or self.component))
+
+    def for_component(self, component: str) -> Any:
+        parent = self
+
+        class Named:
+            def event(self, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "") -> None:
+                parent.event(obj, type_, reason, message, field_path=field_path, component=component)
+        return Named()
 
     def messages(self, reason: str | None = None) -> list[str]:
         return [e.message for e in self.events if reason is None or e.reason == reason]
