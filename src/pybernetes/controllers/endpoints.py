@@ -303,10 +303,10 @@ def desired_subsets(svc: Obj, pods: Iterable[Obj]) -> list[Obj]:
     subsets = []
     for members_key, eps in groups.items():
         ss: Obj = {}
-        ready = [addrs[k] for k, r in members_key if r]
+        ready_addrs = [addrs[k] for k, r in members_key if r]
         not_ready = [addrs[k] for k, r in members_key if not r]
-        if ready:
-            ss["addresses"] = ready
+        if ready_addrs:
+            ss["addresses"] = ready_addrs
         if not_ready:
             ss["notReadyAddresses"] = not_ready
         real = sorted((p for p in eps if p is not None), key=_port_key)

@@ -62,7 +62,9 @@ class CIDRSet:
             net = ipaddress.ip_network(cidr, strict=False)
         except ValueError:
             return None
-        if net.version != self.cluster.version or net.prefixlen != self.mask or not net.subnet_of(self.cluster):
+        if net.version != self.cluster.version or net.prefixlen != self.mask:
+            return None
+        if not self._base <= int(net.network_address) <= int(self.cluster.broadcast_address):
             return None
         return (int(net.network_address) - self._base) // self._step
 
