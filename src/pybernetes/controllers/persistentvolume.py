@@ -511,6 +511,7 @@ class PersistentVolumeController(Controller):
             except APIStatusError as e:
                 if not is_not_found(e):
                     raise
+                return
             log.info("deleted released volume", extra={"controller": self.name, "volume": name})
             return
         if policy == "Delete" and _ann(pv).get(localpath.PROVISIONED_BY):
