@@ -18,6 +18,7 @@ def all_controllers() -> list[type[Controller]]:
     from pybernetes.controllers.persistentvolume import PersistentVolumeController
     from pybernetes.controllers.replicaset import ReplicaSetController, ReplicationControllerController
     from pybernetes.controllers.serviceaccount import ServiceAccountController
+    from pybernetes.controllers.statefulset import StatefulSetController
     out: list[type[Controller]] = []
     # Each controller module is imported here by name; add one line per controller.
     out += [ReplicaSetController, ReplicationControllerController]
@@ -31,4 +32,5 @@ def all_controllers() -> list[type[Controller]]:
     out += [PersistentVolumeController]
     out += [DisruptionController]
     out += [ClusterRoleAggregationController]
+    out += [StatefulSetController]
     return out
