@@ -49,7 +49,7 @@ from pybernetes.controllers.controller_ref import (
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
-CONFLICT_RETRY = 0.1
+STALE_RETRY = 0.1
 
 
 class DeploymentController(Controller):
@@ -145,11 +145,11 @@ class DeploymentController(Controller):
         try:
             await self.sync_deployment(key)
         except APIStatusError as e:
-            if not is_conflict(e):
+            if not (is_conflict(e) or is_not_found(e)):
                 raise
-            # The cache is behind one of our own writes: expected, retried as soon as it catches up.
-            log.debug("conflict", extra={"controller": self.name, "key": key})
-            return CONFLICT_RETRY
+            # The cache is behind the API (our own writes, or a deletion): expected; look again once it caught up.
+            log.debug("stale cache", extra={"controller": self.name, "key": key, "error": str(e)})
+            return STALE_RETRY
         return None
 
     async def sync_deployment(self, key: str) -> None:

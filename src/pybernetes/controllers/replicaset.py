@@ -35,7 +35,7 @@ from pybernetes.api.meta import (
 )
 from pybernetes.api.selectors import LabelSelector, label_selector_from_dict, selector_from_set
 from pybernetes.client.resources import PODS, RCS, REPLICASETS, ResourceRef
-from pybernetes.client.rest import APIStatusError, is_not_found
+from pybernetes.client.rest import APIStatusError, is_conflict, is_not_found
 from pybernetes.controllers.base import Controller, ControllerContext
 from pybernetes.controllers.controller_ref import (
     CONTROLLER_UID_INDEX,
@@ -63,6 +63,7 @@ Obj = dict[str, Any]
 
 BURST_REPLICAS = 500                 # at most this many creations or deletions per sync (upstream BurstReplicas)
 SLOW_START_INITIAL_BATCH = 1
+STALE_RETRY = 0.1                    # seconds before looking again when the cache lags the API (409/404)
 REPLICA_FAILURE = "ReplicaFailure"
 
 
@@ -291,7 +292,13 @@ class ReplicaSetController(Controller):
                 manage_error = e
         now = self.clock.now()
         status = calculate_status(rs, pods, manage_error, now)
-        updated = await self.update_status(rs, status)
+        try:
+            updated = await self.update_status(rs, status)
+        except APIStatusError as e:
+            if not (is_conflict(e) or is_not_found(e)) or manage_error is not None:
+                raise
+            log.debug("stale cache", extra={"controller": self.name, "key": key, "error": str(e)})
+            return STALE_RETRY
         if manage_error is not None:
             raise manage_error
         spec, st = updated.get("spec") or {}, updated.get("status") or {}
