@@ -232,3 +232,30 @@ def test_deleting_a_namespace_removes_its_contents_then_the_namespace(srv: Serve
     for kind in ("deployments", "replicasets", "pods", "configmaps"):
         items = get_json(srv, "get", kind, "-A")["items"]
         assert not [o for o in items if o["metadata"]["namespace"] == name], kind
+
+
+def test_custom_resources_own_and_are_collected(srv: Server, ns: str) -> None:
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "widgets.gc.example.com"},
+           "spec": {"group": "gc.example.com", "scope": "Namespaced",
+                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    srv.kubectl("apply", "-f", "-", input=json.dumps(crd), version=V)
+    srv.kubectl("wait", "--for=condition=Established", "crd/widgets.gc.example.com", "--timeout=30s", version=V)
+    wait_until("widgets served", lambda: srv.kubectl("-n", ns, "get", "widgets", check=False,
+                                                     version=V).returncode == 0)
+    owner = json.loads(srv.kubectl("-n", ns, "create", "-f", "-", "-o", "json", version=V, input=json.dumps(
+        {"apiVersion": "gc.example.com/v1", "kind": "Widget", "metadata": {"name": "owner"}})).stdout)
+    ref = {"apiVersion": "gc.example.com/v1", "kind": "Widget", "name": "owner", "uid": owner["metadata"]["uid"]}
+    srv.kubectl("-n", ns, "create", "-f", "-", version=V, input=json.dumps(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owned", "ownerReferences": [ref]}}))
+    srv.kubectl("-n", ns, "create", "-f", "-", version=V, input=json.dumps(
+        {"apiVersion": "gc.example.com/v1", "kind": "Widget", "metadata": {"name": "child",
+                                                                        "ownerReferences": [ref]}}))
+    srv.kubectl("-n", ns, "delete", "widget", "owner", version=V)
+    wait_until("the owned ConfigMap collected", lambda: srv.kubectl("-n", ns, "get", "configmap", "owned",
+                                                                    check=False, version=V).returncode != 0)
+    wait_until("the owned Widget collected", lambda: srv.kubectl("-n", ns, "get", "widget", "child",
+                                                                 check=False, version=V).returncode != 0)
+    srv.kubectl("delete", "crd", "widgets.gc.example.com", version=V, timeout=90)

@@ -40,6 +40,7 @@ Obj = dict[str, Any]
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 IGNORED = frozenset({("", "events"), ("events.k8s.io", "events")})
+CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
 DISCOVERY_PERIOD = 30.0
 SYNC_TIMEOUT = 30.0
 
@@ -134,6 +135,10 @@ class MetadataClient:
 # The graph
 
 
+class InvalidOwner(LookupError):
+    """A reference that can never resolve (a cluster-scoped object owned by a namespaced one): not retried."""
+
+
 @dataclass(eq=False, slots=True)
 class Node:
     uid: str
@@ -171,6 +176,7 @@ class GarbageCollector(Controller):
         self.absent: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.period = float(ctx.options.get("gc_discovery_period", DISCOVERY_PERIOD))
         self.synced = asyncio.Event()
+        self._crds_changed = False
         self._meta_client: Any = MetadataClient(ctx.client) if isinstance(ctx.client, Client) else ctx.client
 
     # ---------------------------------------------------------------- discovery and informers
@@ -216,8 +222,15 @@ class GarbageCollector(Controller):
             await self.stop_monitors()
 
     async def background(self) -> None:
+        """Re-discover every ``period`` seconds, and a second after a CustomResourceDefinition changed (its
+        resources appear in discovery once it is established)."""
+        waited = 0.0
         while True:
-            await self.clock.sleep(self.period)
+            await self.clock.sleep(1)
+            waited += 1
+            if waited < self.period and not self._crds_changed:
+                continue
+            waited, self._crds_changed = 0.0, False
             try:
                 await self.resync()
             except (APIStatusError, OSError) as e:
@@ -228,6 +241,8 @@ class GarbageCollector(Controller):
         self._observe(ref, old, cur)
 
     def _observe(self, ref: ResourceRef, old: Obj | None, obj: Obj) -> None:
+        if (ref.group, ref.plural) == CRDS:
+            self._crds_changed = True
         meta = obj.get("metadata") or {}
         uid = meta.get("uid")
         if not uid:
@@ -317,10 +332,14 @@ class GarbageCollector(Controller):
             return None
         if what == "orphan":
             await self.orphan_dependents(node)
-        else:
+            return None
+        try:
             await self.attempt_to_delete(node)
-            if node.virtual and self.graph.get(uid) is node:
-                return 1.0                      # not observed yet: look again soon (issue 56121)
+        except InvalidOwner as e:
+            log.warning("invalid owner reference", extra={"controller": self.name, "error": str(e)})
+            return None
+        if node.virtual and self.graph.get(uid) is node:
+            return 1.0                          # not observed yet: look again soon (issue 56121)
         return None
 
     def _resource(self, api_version: str, kind: str) -> ResourceRef:
@@ -390,7 +409,7 @@ class GarbageCollector(Controller):
             return None
         res = self._resource(ref.get("apiVersion", ""), ref.get("kind", ""))
         if res.namespaced and not node.namespace:
-            raise LookupError(f"cluster-scoped {node!r} refers to a namespaced owner")
+            raise InvalidOwner(f"cluster-scoped {node!r} refers to a namespaced owner")
         try:
             owner: Obj = await self.client.get(res, ref.get("name", ""), node.namespace if res.namespaced else None)
         except APIStatusError as e:

@@ -240,3 +240,27 @@ async def test_delete_conflict_with_unchanged_owners_retries_without_resource_ve
         assert names(h.client) == []
         deletes = [a for a in h.client.actions if a.verb == "delete"]
         assert set(deletes[-1].body["preconditions"]) == {"uid"}
+
+
+async def test_cluster_scoped_object_with_a_namespaced_owner_is_not_retried() -> None:
+    from pybernetes.client.resources import NAMESPACES
+    async with collector() as (h, gc):
+        owner = await h.client.create(CONFIGMAPS, cm("owner"), "ns")
+        await h.client.create(NAMESPACES, {"metadata": {"name": "odd", "ownerReferences": [ref(owner)]}})
+        await started(h, gc)
+        odd = h.client.peek(NAMESPACES, "odd")
+        assert await gc.reconcile(f"delete:{odd['metadata']['uid']}") is None       # type: ignore[index]
+        assert h.client.peek(NAMESPACES, "odd") is not None
+
+
+async def test_a_crd_change_asks_for_rediscovery() -> None:
+    crds = ResourceRef("apiextensions.k8s.io", "v1", "customresourcedefinitions", False,
+                       "CustomResourceDefinition")
+    async with collector() as (h, gc):
+        await started(h, gc)
+        assert not gc._crds_changed
+        await h.client.create(crds, {"metadata": {"name": "widgets.example.com"}, "spec": {
+            "group": "example.com", "names": {"plural": "widgets", "kind": "Widget"}, "scope": "Namespaced",
+            "versions": [{"name": "v1", "served": True, "storage": True}]}})
+        await h.settle()
+        assert gc._crds_changed
