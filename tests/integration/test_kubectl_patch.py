@@ -123,15 +123,25 @@ def test_json_patch_that_cannot_apply_is_invalid(server: Server, ns: str, web: d
                        check=False)
     assert p.returncode == 1
     assert p.stderr.strip() == "The request is invalid: the server rejected our request due to an error in our request"
-    assert deployment(server, ns)["metadata"]["resourceVersion"] == web["metadata"]["resourceVersion"]
+    assert_unchanged(server, ns, web)
 
 
-def test_patch_that_changes_nothing(server: Server, ns: str, web: dict) -> None:
-    for kind, body in (("strategic", '{"spec":{"replicas":1}}'), ("merge", '{"spec":{"replicas":1}}'),
-                       ("json", '[{"op":"replace","path":"/spec/replicas","value":1}]')):
-        out = server.kubectl("-n", ns, "patch", "deployment", "web", f"--type={kind}", "-p", body, version=V).stdout
-        assert out == "deployment.apps/web patched (no change)\n"
-    assert deployment(server, ns)["metadata"]["resourceVersion"] == web["metadata"]["resourceVersion"]
+def assert_unchanged(server: Server, ns: str, before: dict) -> None:
+    """Spec and generation as before (a deployment controller, if one runs, may still write status)."""
+    after = deployment(server, ns)
+    assert after["metadata"]["generation"] == before["metadata"]["generation"] and after["spec"] == before["spec"]
+
+
+def test_patch_that_changes_nothing(server: Server, ns: str) -> None:
+    server.kubectl("-n", ns, "create", "configmap", "cfg", "--from-literal=k=v", version=V)
+    rv = server.kubectl("-n", ns, "get", "configmap", "cfg", "-o", "jsonpath={.metadata.resourceVersion}",
+                        version=V).stdout
+    for kind, body in (("strategic", '{"data":{"k":"v"}}'), ("merge", '{"data":{"k":"v"}}'),
+                       ("json", '[{"op":"replace","path":"/data/k","value":"v"}]')):
+        out = server.kubectl("-n", ns, "patch", "configmap", "cfg", f"--type={kind}", "-p", body, version=V).stdout
+        assert out == "configmap/cfg patched (no change)\n"
+    assert server.kubectl("-n", ns, "get", "configmap", "cfg", "-o", "jsonpath={.metadata.resourceVersion}",
+                          version=V).stdout == rv  # nothing was written
 
 
 def test_patch_producing_invalid_object(server: Server, ns: str, web: dict) -> None:
@@ -149,7 +159,7 @@ def test_patch_producing_invalid_object(server: Server, ns: str, web: dict) -> N
     assert p.returncode == 1
     assert p.stderr.strip() == ('The Deployment "web" is invalid: spec.template.spec.containers: '
                                 "Required value")
-    assert deployment(server, ns)["metadata"]["resourceVersion"] == web["metadata"]["resourceVersion"]
+    assert_unchanged(server, ns, web)
 
 
 def test_patch_unknown_field_warns(server: Server, ns: str, web: dict) -> None:
@@ -158,21 +168,76 @@ def test_patch_unknown_field_warns(server: Server, ns: str, web: dict) -> None:
     assert "foo" not in deployment(server, ns)["spec"]
 
 
-def test_patch_subresources(server: Server, ns: str, web: dict) -> None:
+def test_patch_scale_subresource(server: Server, ns: str, web: dict) -> None:
     out = server.kubectl("-n", ns, "patch", "deployment", "web", "--subresource=scale", "--type=merge", "-p",
                          '{"spec":{"replicas":4}}', version=V).stdout
     assert out == "scale.autoscaling/web patched\n"
     assert deployment(server, ns)["spec"]["replicas"] == 4
-    out = server.kubectl("-n", ns, "patch", "deployment", "web", "--subresource=status", "--type=merge", "-p",
-                         '{"status":{"observedGeneration":99},"spec":{"replicas":1}}', version=V).stdout
-    assert out == "deployment.apps/web patched\n"
-    dep = deployment(server, ns)
-    assert dep["status"]["observedGeneration"] == 99
-    assert dep["spec"]["replicas"] == 4  # the status subresource ignores spec
-    server.kubectl("-n", ns, "patch", "deployment", "web", "--type=merge", "-p",
-                   '{"spec":{"replicas":2},"status":{"observedGeneration":1}}', version=V)
-    dep = deployment(server, ns)
-    assert dep["spec"]["replicas"] == 2 and dep["status"]["observedGeneration"] == 99  # and the main one status
+
+
+CRD = textwrap.dedent("""\
+    apiVersion: apiextensions.k8s.io/v1
+    kind: CustomResourceDefinition
+    metadata:
+      name: gadgets.kubectl-patch.example.com
+    spec:
+      group: kubectl-patch.example.com
+      scope: Namespaced
+      names: {plural: gadgets, singular: gadget, kind: Gadget}
+      versions:
+      - name: v1
+        served: true
+        storage: true
+        subresources: {status: {}}
+        schema:
+          openAPIV3Schema:
+            type: object
+            properties:
+              spec:
+                type: object
+                properties:
+                  size: {type: integer}
+                  tags: {type: array, items: {type: string}}
+              status:
+                type: object
+                properties:
+                  phase: {type: string}
+    """)
+
+
+def test_patch_custom_resource_and_its_status(server: Server, ns: str) -> None:
+    # No controller owns a custom resource: what the status subresource keeps is the server's doing alone.
+    server.kubectl("apply", "-f", "-", input=CRD, version=V)
+    server.kubectl("wait", "--for=condition=Established", "crd/gadgets.kubectl-patch.example.com", "--timeout=20s",
+                   version=V)
+    server.kubectl("-n", ns, "create", "-f", "-", version=V, input=(
+        "apiVersion: kubectl-patch.example.com/v1\nkind: Gadget\nmetadata:\n  name: g\n"
+        "spec:\n  size: 1\n  tags: [a, b]\n"))
+
+    def gadget() -> dict:
+        return json.loads(server.kubectl("-n", ns, "get", "gadget", "g", "-o", "json", version=V).stdout)
+
+    out = server.kubectl("-n", ns, "patch", "gadget", "g", "--subresource=status", "--type=merge", "-p",
+                         '{"status":{"phase":"Ready"},"spec":{"size":99}}', version=V).stdout
+    assert out == "gadget.kubectl-patch.example.com/g patched\n"
+    g = gadget()
+    assert g["status"] == {"phase": "Ready"} and g["spec"]["size"] == 1  # status only
+    server.kubectl("-n", ns, "patch", "gadget", "g", "--type=merge", "-p",
+                   '{"spec":{"size":2,"tags":["c"]},"status":{"phase":"Lost"}}', version=V)
+    g = gadget()
+    assert g["spec"] == {"size": 2, "tags": ["c"]} and g["status"] == {"phase": "Ready"}  # spec only
+    assert g["metadata"]["generation"] == 2
+    server.kubectl("-n", ns, "patch", "gadget", "g", "--type=json", "-p",
+                   '[{"op":"add","path":"/spec/tags/-","value":"d"}]', version=V)
+    assert gadget()["spec"]["tags"] == ["c", "d"]
+    # Custom resources have no strategic merge patch: their types carry no merge keys.
+    p = server.kubectl("-n", ns, "patch", "gadget", "g", "--type=strategic", "-p", '{"spec":{"size":3}}', version=V,
+                       check=False)
+    assert p.returncode == 1
+    assert p.stderr.strip() == (
+        "error: application/strategic-merge-patch+json is not supported by kubectl-patch.example.com/v1, "
+        "Kind=Gadget: the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
 
 
 def test_patch_missing_object_and_dry_run(server: Server, ns: str, web: dict) -> None:

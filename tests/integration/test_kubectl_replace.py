@@ -65,6 +65,7 @@ def test_replace_deployment_keeps_status_and_bumps_generation(server: Server, ns
                                                               tmp_path: pathlib.Path) -> None:
     server.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx:1.25", version=V)
     dep = get_json(server, ns, "deployment", "web")
+    del dep["metadata"]["resourceVersion"]  # unconditional: a deployment controller may write status meanwhile
     dep["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26"
     dep["status"] = {"replicas": 42}  # the main resource ignores status
     server.kubectl("-n", ns, "replace", "-f", write(tmp_path, dep), version=V)
@@ -86,6 +87,7 @@ def test_replace_missing_object_is_not_found(server: Server, ns: str, tmp_path: 
 def test_replace_invalid_change_of_immutable_field(server: Server, ns: str, tmp_path: pathlib.Path) -> None:
     server.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx", version=V)
     dep = get_json(server, ns, "deployment", "web")
+    del dep["metadata"]["resourceVersion"]
     dep["spec"]["selector"]["matchLabels"]["extra"] = "x"
     dep["spec"]["template"]["metadata"]["labels"]["extra"] = "x"
     p = server.kubectl("-n", ns, "replace", "-f", write(tmp_path, dep), version=V, check=False)
