@@ -9,6 +9,7 @@ import json
 import pathlib
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -152,6 +153,37 @@ def test_create_service_account_role_and_binding(server: Server, ns: str) -> Non
     ]
     server.kubectl("-n", ns, "create", "rolebinding", "view", "--clusterrole=view", "--user=bob", version=V)
     assert get_json(server, ns, "rolebinding", "view")["roleRef"]["kind"] == "ClusterRole"
+    # The binding grants what the role says, to the service account and to whoever impersonates it.
+    robot = f"system:serviceaccount:{ns}:robot"
+    assert server.kubectl("-n", ns, "auth", "can-i", "list", "pods", f"--as={robot}", version=V).stdout == "yes\n"
+    p = server.kubectl("-n", ns, "auth", "can-i", "delete", "pods", f"--as={robot}", version=V, check=False)
+    assert (p.returncode, p.stdout) == (1, "no\n")
+    p = server.kubectl("-n", ns, "get", "configmaps", f"--as={robot}", version=V, check=False)
+    assert p.returncode == 1
+    assert p.stderr.strip() == (f'Error from server (Forbidden): configmaps is forbidden: User "{robot}" cannot list '
+                                f'resource "configmaps" in API group "" in the namespace "{ns}"')
+
+
+def test_create_token_authenticates_as_the_service_account(server: Server, ns: str, tmp_path: pathlib.Path) -> None:
+    server.kubectl("-n", ns, "create", "serviceaccount", "robot", version=V)
+    token = server.kubectl("-n", ns, "create", "token", "robot", "--duration=10m", version=V).stdout.strip()
+    _header, claims, _sig = token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    assert payload["sub"] == f"system:serviceaccount:{ns}:robot"
+    assert 590 <= payload["exp"] - payload["iat"] <= 610
+    # A kubeconfig with the token alone (a client certificate would win over it, on a real server too).
+    admin = yaml.safe_load(server.kubeconfig.read_text())
+    config = {"apiVersion": "v1", "kind": "Config", "clusters": admin["clusters"],
+              "users": [{"name": "robot", "user": {"token": token}}],
+              "contexts": [{"name": "robot", "context": {"cluster": admin["clusters"][0]["name"], "user": "robot"}}],
+              "current-context": "robot"}
+    path = tmp_path / "robot.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    out = server.kubectl("--kubeconfig", str(path), "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}",
+                         version=V).stdout
+    assert out == f"system:serviceaccount:{ns}:robot"
+    p = server.kubectl("--kubeconfig", str(path), "-n", ns, "get", "pods", version=V, check=False)
+    assert p.returncode == 1 and "Error from server (Forbidden): pods is forbidden" in p.stderr
 
 
 def test_create_invalid_role(server: Server, ns: str) -> None:
