@@ -12,6 +12,7 @@ def all_controllers() -> list[type[Controller]]:
     from pybernetes.controllers.endpoints import EndpointsController
     from pybernetes.controllers.endpointslice import EndpointSliceController
     from pybernetes.controllers.garbagecollector import GarbageCollector
+    from pybernetes.controllers.job import JobController
     from pybernetes.controllers.namespace import NamespaceController
     from pybernetes.controllers.nodeipam import NodeIPAMController
     from pybernetes.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
@@ -19,6 +20,7 @@ def all_controllers() -> list[type[Controller]]:
     from pybernetes.controllers.replicaset import ReplicaSetController, ReplicationControllerController
     from pybernetes.controllers.serviceaccount import ServiceAccountController
     from pybernetes.controllers.statefulset import StatefulSetController
+    from pybernetes.controllers.ttlafterfinished import TTLAfterFinishedController
     out: list[type[Controller]] = []
     # Each controller module is imported here by name; add one line per controller.
     out += [ReplicaSetController, ReplicationControllerController]
@@ -33,4 +35,5 @@ def all_controllers() -> list[type[Controller]]:
     out += [DisruptionController]
     out += [ClusterRoleAggregationController]
     out += [StatefulSetController]
+    out += [JobController, TTLAfterFinishedController]
     return out
