@@ -181,23 +181,11 @@ class Algorithm:
             return order[:want], None
         feasible: list[Any] = []
         statuses = diagnosis.node_to_status.statuses
-        if fwk.handle.nominator:
-            run = fwk.run_filter_with_nominated
-            for node in order:
-                st = run(state, pod, node)
-                if st is None or st.code == Code.SUCCESS:
-                    feasible.append(node)
-                    if len(feasible) >= want:
-                        break
-                elif st.code == Code.ERROR:
-                    return [], st
-                else:
-                    statuses[node.name] = st
-                    diagnosis.add_plugin_status(st)
-            return feasible, None
+        nominator = fwk.handle.nominator
+        nominated = nominator.nominated_nodes() if nominator else ()
         try:
             filters = fwk.cycle_filters(state, pod)
-            if len(filters) == 1:
+            if len(filters) == 1 and not nominated:
                 name, f = filters[0]
                 for node in order:
                     st = f(node)
@@ -209,6 +197,18 @@ class Algorithm:
                         return [], err
                 return feasible, None
             for node in order:
+                if nominated and node.name in nominated:
+                    # nominated pods of equal or higher priority count as already on this node
+                    st = fwk.run_filter_with_nominated(state, pod, node)
+                    if st is None or not st.code:
+                        feasible.append(node)
+                        if len(feasible) >= want:
+                            break
+                    elif st.code == Code.ERROR:
+                        return [], st
+                    else:
+                        self._rejected(diagnosis, statuses, node, st.plugin, st)
+                    continue
                 for name, f in filters:
                     st = f(node)
                     if st is not None and st.code:

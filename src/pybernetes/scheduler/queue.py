@@ -123,6 +123,10 @@ class Nominator:
         pods = self._by_node.get(node)
         return list(pods.values()) if pods else []
 
+    def nominated_nodes(self) -> Any:
+        """The names of nodes that have nominated pods (a live view)."""
+        return self._by_node.keys()
+
     def nominated_node(self, uid: str) -> str:
         return self._node_of.get(uid, "")
 

@@ -16,8 +16,18 @@ from pybernetes.scheduler.algorithm import (
     num_feasible_nodes_to_find,
     select_host,
 )
-from pybernetes.scheduler.framework import Code, NodeToStatus, Status, unresolvable, unschedulable
+from pybernetes.scheduler.framework import (
+    Code,
+    NodeToStatus,
+    NominatingInfo,
+    NominatingMode,
+    Status,
+    unresolvable,
+    unschedulable,
+)
 from pybernetes.scheduler.plugins import default_profile
+from pybernetes.scheduler.podinfo import PodInfo
+from pybernetes.scheduler.queue import Nominator
 
 
 @pytest.mark.parametrize(("percentage", "nodes", "want"), [
@@ -148,3 +158,15 @@ def test_preemption_message_when_nothing_can_be_evicted():
     err.diagnosis.post_filter_msg = st.message()
     assert err.message() == ("0/2 nodes are available: 2 node(s) had untolerated taint {k: }. preemption: 0/2 "
                              "nodes are available: 2 Preemption is not helpful for scheduling.")
+
+
+def test_nominated_pods_hold_their_room_against_lower_priority_pods():
+    nodes = [node("a", cpu="1"), node("b", cpu="1")]
+    nominator = Nominator()
+    nominator.add(PodInfo(pod("nominated", cpu="1", priority=10)), NominatingInfo("a", NominatingMode.OVERRIDE))
+    _, _, (result, err) = run(nodes, pod(cpu="1", priority=5), nominator=nominator)
+    assert err is None and result.suggested_host == "b"
+    _, _, (_, err) = run(nodes[:1], pod(cpu="1", priority=5), nominator=nominator)
+    assert err.message() == "0/1 nodes are available: 1 Insufficient cpu."
+    _, _, (result, err) = run(nodes[:1], pod(cpu="1", priority=20), nominator=nominator)
+    assert err is None and result.suggested_host == "a"        # a higher priority pod is not held back
