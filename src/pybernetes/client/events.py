@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 FOLD_WINDOW = 600.0
 QUEUE_SIZE = 10_000
+# Upstream's EventSourceObjectSpamFilter: per source and involved object, a burst of 25 events, then one per 5
+# minutes (a 1000-replica ReplicaSet records ~25 "Created pod" events, not 1000 writes).
+SPAM_BURST = 25
+SPAM_QPS = 1.0 / 300.0
 
 
 def object_reference(obj: Obj, *, field_path: str = "") -> Obj:
@@ -47,17 +51,35 @@ class EventRecorder:
         self._queue: asyncio.Queue[tuple[Obj, str, str, str, str, str]] = asyncio.Queue(QUEUE_SIZE)
         self._seen: dict[tuple[str, str, str, str, str], tuple[str, str, int, float]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._spam: dict[tuple[str, ...], tuple[float, float]] = {}
 
     def event(self, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "",
               component: str | None = None) -> None:
         """Record an event (Normal | Warning) about ``obj``; returns at once. ``component`` overrides the source
         (upstream controllers each report as their own, e.g. ``deployment-controller``)."""
+        if not self._allow(obj, component or self.component):
+            return
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"events-{self.component}")
         try:
             self._queue.put_nowait((obj, type_, reason, message[:1024], field_path, component or self.component))
         except asyncio.QueueFull:
             log.warning("event dropped: queue full", extra={"component": self.component, "reason": reason})
+
+    def _allow(self, obj: Obj, component: str) -> bool:
+        """The spam filter's token bucket for (component, involved object)."""
+        meta = obj.get("metadata") or {}
+        key = (component, obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", ""))
+        now = self.clock.monotonic()
+        tokens, last = self._spam.get(key, (float(SPAM_BURST), now))
+        tokens = min(float(SPAM_BURST), tokens + (now - last) * SPAM_QPS)
+        if len(self._spam) > 4096:
+            self._spam.clear()
+        if tokens < 1:
+            self._spam[key] = (tokens, now)
+            return False
+        self._spam[key] = (tokens - 1, now)
+        return True
 
     async def _run(self) -> None:
         while True:
