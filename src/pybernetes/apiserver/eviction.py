@@ -138,15 +138,18 @@ def check_and_decrement(pdb: Obj, pod_name: str, *, now: datetime.datetime, dry_
 def _set_disruption_allowed_condition(st: Obj, now: datetime.datetime) -> None:
     """Upstream ``UpdateDisruptionAllowedCondition`` for a budget that just ran out."""
     conds = st.setdefault("conditions", [])
-    want = {"type": "DisruptionAllowed", "status": "False", "reason": "InsufficientPods", "message": "",
-            "observedGeneration": st.get("observedGeneration") or 0}
-    for c in conds:
+    for i, c in enumerate(conds):
         if c.get("type") == "DisruptionAllowed":
-            if c.get("status") != "False":
-                c["lastTransitionTime"] = format_rfc3339(now)
-            c.update({k: v for k, v in want.items() if k != "type"})
+            ltt = c.get("lastTransitionTime") if c.get("status") == "False" else None
+            conds[i] = _condition(st, ltt or format_rfc3339(now))
             return
-    conds.append({**want, "lastTransitionTime": format_rfc3339(now)})
+    conds.append(_condition(st, format_rfc3339(now)))
+
+
+def _condition(st: Obj, ltt: str) -> Obj:
+    """A metav1.Condition in the Go field order."""
+    return {"type": "DisruptionAllowed", "status": "False", "observedGeneration": st.get("observedGeneration") or 0,
+            "lastTransitionTime": ltt, "reason": "InsufficientPods", "message": ""}
 
 
 def add_disruption_target(pod: Obj, *, now: datetime.datetime) -> Obj:
