@@ -1,0 +1,126 @@
+"""``make bench``: every benchmark, then docs/BENCHMARKS.md.
+
+    python -m bench.run --out docs/BENCHMARKS.md [--quick] [--seconds S] [--repeat R] [--dir DIR]
+                        [--skip-floor] [--skip-etcd] [--skip-api]
+
+Order: the store floors first (nothing else of ours running), then the API server benchmark. Servers and etcd
+are stopped by PID and temporary directories removed even when a step fails; a failed step is reported in the
+document instead of the figures, and the exit status is non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import os
+import pathlib
+import platform
+import shlex
+import sqlite3
+import subprocess
+import sys
+import time
+import traceback
+
+from bench import etcd_floor, floors
+from bench.api import APIBench, Options
+from bench.report import Machine, Report, render
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def cpu_model() -> str:
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def git_commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"`{head}`" + (" with uncommitted changes" if dirty else "") if head else "unknown"
+
+
+def machine(load_before: tuple[float, float, float]) -> Machine:
+    return Machine(cpus=os.cpu_count() or 0, cpu_model=cpu_model(), kernel=platform.release(),
+                   python=platform.python_version(), sqlite=sqlite3.sqlite_version, load_before=load_before,
+                   load_after=os.getloadavg())
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=pathlib.Path, default=REPO / "docs" / "BENCHMARKS.md")
+    ap.add_argument("--quick", action="store_true", help="short runs and small sizes: a smoke test, not figures")
+    ap.add_argument("--seconds", type=float, default=None, help="length of each closed-loop run (default 3)")
+    ap.add_argument("--repeat", type=int, default=None, help="runs of each goal figure, median kept (default 3)")
+    ap.add_argument("--dir", type=pathlib.Path, default=None, help="where temporary data goes (a real disk)")
+    ap.add_argument("--skip-floor", action="store_true")
+    ap.add_argument("--skip-etcd", action="store_true")
+    ap.add_argument("--skip-api", action="store_true")
+    return ap.parse_args(argv)
+
+
+def options(args: argparse.Namespace) -> Options:
+    if args.quick:
+        return Options(seconds=args.seconds or 1.0, paced_seconds=2.0, repeat=args.repeat or 1, big_list=1000,
+                       watchers=100, data_dir=args.dir)
+    return Options(seconds=args.seconds or 3.0, repeat=args.repeat or 3, data_dir=args.dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    opts = options(args)
+    t0 = time.monotonic()
+    load_before = os.getloadavg()
+    failed: list[str] = []
+    command = "python -m bench.run " + shlex.join(sys.argv[1:] if argv is None else argv)
+    report = Report(date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                    command=command.strip(), commit=git_commit(), machine=machine(load_before), seconds=0.0,
+                    options=", ".join(f"{f.name}={getattr(opts, f.name)}" for f in dataclasses.fields(opts)
+                                      if f.name != "data_dir"))
+    floor_seconds = 0.5 if args.quick else 2.0
+
+    def step(name: str, fn: object) -> object:
+        print(f"== {name}", flush=True)
+        try:
+            return fn()  # type: ignore[operator]
+        except Exception:
+            failed.append(f"{name}: {traceback.format_exc(limit=3)}")
+            traceback.print_exc()
+            return None
+
+    if not args.skip_floor:
+        report.sqlite_floor = step("SQLite floor", lambda: floors.measure(seconds=floor_seconds,
+                                                                          base_dir=args.dir)) or {}
+        for name, s in report.sqlite_floor.items():
+            print(f"  {name:36} {s.rate:10,.0f}/s  p50 {s.p50 * 1e3:8.3f} ms  p99 {s.p99 * 1e3:8.3f} ms")
+    if not args.skip_etcd:
+        report.etcd_floor = step("etcd floor", lambda: etcd_floor.measure(seconds=floor_seconds,  # type: ignore
+                                                                           base_dir=args.dir))
+        for name, s in (report.etcd_floor or {}).items():
+            print(f"  {name:36} {s.rate:10,.0f}/s  p50 {s.p50 * 1e3:8.3f} ms  p99 {s.p99 * 1e3:8.3f} ms")
+    if not args.skip_api:
+        report.api = step("API server", lambda: APIBench(opts).run_all())  # type: ignore[assignment]
+    report.seconds = time.monotonic() - t0
+    report.machine = machine(load_before)
+    text = render(report)
+    if failed:
+        text += "\n## Steps that failed\n\n" + "\n".join(f"```\n{f}\n```" for f in failed) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"wrote {args.out} in {report.seconds / 60:.1f} min")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
