@@ -3,7 +3,8 @@ lease controller), for as many nodes as the agent process holds.
 
 - *Registration* creates each Node with its full status; a Node that already exists (an agent restart) is adopted:
   our labels are patched in and the status rewritten. Registrations run with bounded concurrency and retry with
-  back-off (100 ms … 7 s) until the server takes them; then the node's Lease is created.
+  back-off (100 ms … 7 s) until the server takes them — one request per node: the Lease is created by the node's
+  first heartbeat, so Lease creations are spread over the first period instead of doubling the start-up burst.
 - *Heartbeats*: every 10 s each node renews its Lease (one :class:`~pybernetes.kubelet.heartbeat.Spread` loop for
   all nodes), then recomputes its status and writes it only if it changed or 5 minutes passed since the last write
   (``nodeStatusReportFrequency``) — heartbeats are Lease writes, not Node writes (DESIGN.md).
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from pybernetes.api.meta import format_rfc3339
 from pybernetes.client.clock import REAL, Clock
@@ -35,7 +36,8 @@ from pybernetes.kubelet.runtime.interface import Runtime
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 REPORT_FREQUENCY = 300.0               # upstream nodeStatusReportFrequency
-REGISTER_CONCURRENCY = 32
+REGISTER_CONCURRENCY = 64
+HEARTBEAT_CONCURRENCY = 64
 REGISTER_BACKOFF = (0.1, 7.0)
 
 
@@ -45,6 +47,7 @@ class SimNode:
 
     __slots__ = ("_fallback_logged", "allocatable", "api_ready", "capacity", "fallback_cidr", "force", "identity",
                  "index", "labels", "last_report", "lease", "pod_cidr", "recorders", "registered", "status", "uid")
+    fallback_warned: ClassVar[bool] = False
 
     def __init__(self, *, index: int, identity: ns.NodeIdentity, labels: dict[str, str], capacity: dict[str, str],
                  allocatable: dict[str, str], recorders: Recorders, clock: Clock) -> None:
@@ -77,8 +80,10 @@ class SimNode:
             return self.pod_cidr
         if not self._fallback_logged:
             self._fallback_logged = True
-            log.warning("node has no podCIDR yet; simulated pods take IPs from a fallback range",
-                        extra={"node": self.name, "fallback": self.fallback_cidr})
+            level = logging.DEBUG if SimNode.fallback_warned else logging.WARNING
+            SimNode.fallback_warned = True      # warn for the first node only: 5,000 identical lines help nobody
+            log.log(level, "node has no podCIDR yet; simulated pods take IPs from a fallback range",
+                    extra={"node": self.name, "fallback": self.fallback_cidr})
         return self.fallback_cidr
 
     def event(self, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "") -> None:
@@ -117,7 +122,7 @@ class NodeManager:
         self.host = ns.host_info(runtime.runtime_name, runtime.runtime_version)
         self.nodes: dict[str, SimNode] = {}
         self.heartbeats: Spread[SimNode] = Spread(self.heartbeat, period=RENEW_INTERVAL, clock=clock,
-                                                  concurrency=64, name="node-heartbeat")
+                                                  concurrency=HEARTBEAT_CONCURRENCY, name="node-heartbeat")
         self.informer = Informer(client, NODES)
         self.informer.add_handler(self._on_node, lambda _old, new: self._on_node(new), self._on_node_deleted)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -188,8 +193,7 @@ class NodeManager:
             obj = await self._adopt(node, body, status)
         self._accept(node, obj, status)
         node.lease.node_uid = node.uid
-        node.lease.lease = None
-        await node.lease.renew(self.hb)
+        node.lease.lease = None             # created (or taken over) by the node's first heartbeat
         node.registered = True
         if self.config.node_events:
             ref = node_ref(node.name)

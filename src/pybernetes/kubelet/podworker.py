@@ -288,6 +288,8 @@ class PodWorkers:
                 return min(SANDBOX_RETRY[0] * 2 ** (rec.sandbox_failures - 1), SANDBOX_RETRY[1])
             rec.sandbox_failures = 0
             rec.sandbox_id, rec.sandbox_ready, rec.ips = sb.id, sb.ready, sb.ips
+            if spec.get("hostNetwork"):
+                rec.ips = node.host_ips             # upstream: host-network pods report the node's IPs
         history = await self._history(rec)
         wake: float | None = None
         pod_ref = format_pod(pod)

@@ -56,6 +56,8 @@ async def test_register_creates_nodes_with_full_status_and_leases() -> None:
     assert st["addresses"][0] == {"type": "InternalIP", "address": "198.18.0.2"}
     assert st["capacity"]["pods"] == "20" and st["allocatable"]["memory"] == "8092Mi"
     assert [c["type"] for c in st["conditions"]] == ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]
+    assert api.stored(LEASES, "sim-1", "kube-node-lease") is None        # one request per node at start-up
+    await m.heartbeat(m.nodes["sim-1"])                                   # the first heartbeat creates it
     lease = api.stored(LEASES, "sim-1", "kube-node-lease")
     assert lease is not None and lease["metadata"]["ownerReferences"][0]["uid"] == node["metadata"]["uid"]
     assert ("sim-1", "Starting", "Starting kubelet.") in rec.events
@@ -95,7 +97,7 @@ async def test_heartbeat_writes_status_only_on_change_or_report_frequency() -> N
         clock.advance(10)
         await m.heartbeat(node)
     assert api.count("patch", "nodes", "status") == writes
-    assert api.count("update", "leases") == 29
+    assert api.count("create", "leases") == 1 and api.count("update", "leases") == 28
     clock.advance(REPORT_FREQUENCY - 290)
     await m.heartbeat(node)
     assert api.count("patch", "nodes", "status") == writes + 1

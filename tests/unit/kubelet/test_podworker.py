@@ -283,3 +283,12 @@ def test_carried_statuses_follow_restart_policy() -> None:
         pod["status"] = {"initContainerStatuses": [st("i", 0)], "containerStatuses": [st("ok", 0), st("bad", 1)]}
         got, attempts = carried_statuses(pod)
         assert set(got) == carried and attempts == {"i": 2, "ok": 2, "bad": 2}
+
+
+async def test_host_network_pod_reports_the_node_ip(rig: Rig) -> None:
+    rig.node.cidr = ""                              # needs no pod CIDR either
+    rig.add(make_pod(hostNetwork=True))
+    await rig.settle()
+    st = rig.pod()["status"]
+    assert st["phase"] == "Running" and st["podIP"] == st["hostIP"] == "198.18.0.1"
+    assert rig.runtime.counts()["ips"] == 0

@@ -178,7 +178,7 @@ class _Container:
 class _Sandbox:
     id: str
     config: PodSandboxConfig
-    pool: IPAllocator
+    pool: IPAllocator | None
     ip: str
     created_at: datetime.datetime
     ready: bool = True
@@ -228,13 +228,16 @@ class SimulatedRuntime:
         return p
 
     async def run_pod_sandbox(self, config: PodSandboxConfig) -> SandboxStatus:
-        if not config.pod_cidr:
-            raise SandboxFailure("network is not ready: the node has no pod CIDR")
-        pool = self.pool(config.node_name, config.pod_cidr)
-        try:
-            ip = pool.allocate(config.uid, hint=config.ip_hint)
-        except PoolExhausted as e:
-            raise SandboxFailure(f"failed to set up sandbox container network: {e}") from e
+        pool: IPAllocator | None = None
+        ip = ""
+        if not (config.pod.get("spec") or {}).get("hostNetwork"):       # host-network pods get no IP of their own
+            if not config.pod_cidr:
+                raise SandboxFailure("network is not ready: the node has no pod CIDR")
+            pool = self.pool(config.node_name, config.pod_cidr)
+            try:
+                ip = pool.allocate(config.uid, hint=config.ip_hint)
+            except PoolExhausted as e:
+                raise SandboxFailure(f"failed to set up sandbox container network: {e}") from e
         sb = _Sandbox(id=self._new_id(), config=config, pool=pool, ip=ip, created_at=self.clock.now())
         self._sandboxes[sb.id] = sb
         return sb.status()
@@ -257,7 +260,8 @@ class SimulatedRuntime:
             if c.state == ContainerState.RUNNING:
                 self._kill(c, 137)
         sb.ready = False
-        sb.pool.release(sb.config.uid)
+        if sb.pool is not None:
+            sb.pool.release(sb.config.uid)
 
     async def remove_pod_sandbox(self, sandbox_id: str) -> None:
         await self.stop_pod_sandbox(sandbox_id)
