@@ -7,6 +7,7 @@ from pybernetes.controllers.base import Controller
 
 def all_controllers() -> list[type[Controller]]:
     from pybernetes.controllers.clusterroleaggregation import ClusterRoleAggregationController
+    from pybernetes.controllers.cronjob import CronJobController
     from pybernetes.controllers.deployment import DeploymentController
     from pybernetes.controllers.disruption import DisruptionController
     from pybernetes.controllers.endpoints import EndpointsController
@@ -36,4 +37,5 @@ def all_controllers() -> list[type[Controller]]:
     out += [ClusterRoleAggregationController]
     out += [StatefulSetController]
     out += [JobController, TTLAfterFinishedController]
+    out += [CronJobController]
     return out
