@@ -59,6 +59,8 @@ def parser() -> argparse.ArgumentParser:
                    help="run N simulated nodes in the local agent instead of a real node (scale tests)")
     s.add_argument("--node-eviction-timeout", default="300s",
                    help="default toleration of not-ready/unreachable nodes before their pods are evicted")
+    s.add_argument("--node-monitor-grace-period", default="40s",
+                   help="how long a node may miss its heartbeats before it is marked Unknown")
     _add_logging(s)
 
     c = sub.add_parser("controller-manager", help="run the controllers against an API server")
@@ -66,7 +68,6 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--leader-elect", default="true", choices=("true", "false"))
     c.add_argument("--controllers", default="", help="comma-separated names (default: all)")
     c.add_argument("--node-monitor-grace-period", default="40s")
-    c.add_argument("--pod-eviction-timeout", default="300s")
     c.add_argument("--cluster-cidr", default="10.42.0.0/16")
     c.add_argument("--node-cidr-mask-size", type=int, default=24)
     _add_logging(c)
@@ -144,8 +145,8 @@ def start_components(args: argparse.Namespace, data_dir: pathlib.Path, url: str,
     if not args.disable_controller_manager:
         kc = component_kubeconfig(data_dir, "controller-manager", url, "system:kube-controller-manager")
         sup.add("controller-manager", ["controller-manager", "--kubeconfig", str(kc), "--cluster-cidr",
-                                       args.cluster_cidr, "--pod-eviction-timeout", args.node_eviction_timeout,
-                                       *level], logs)
+                                       args.cluster_cidr, "--node-monitor-grace-period",
+                                       args.node_monitor_grace_period, *level], logs)
     if not args.disable_scheduler:
         kc = component_kubeconfig(data_dir, "scheduler", url, "system:kube-scheduler")
         sup.add("scheduler", ["scheduler", "--kubeconfig", str(kc), *level], logs)
@@ -171,7 +172,8 @@ async def run_server(args: argparse.Namespace) -> int:
         return 2
     token = load_or_create_token(data_dir, args.token)
     cfg = ServerConfig(service_cidr=args.service_cidr, cluster_cidr=args.cluster_cidr, node_port_range=(lo, hi),
-                       cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain)
+                       cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain,
+                       default_toleration_seconds=int(parse_duration(args.node_eviction_timeout)))
     server = APIServer(APIServerOptions(data_dir=data_dir, bind_address=args.bind_address, port=args.port,
                                         datastore_endpoint=args.datastore_endpoint, token=token,
                                         advertise_address=args.advertise_address, tls_sans=args.tls_san,
@@ -227,7 +229,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 def run_controller_manager_cmd(args: argparse.Namespace):  # -> Coroutine
     from pybernetes.controllers.manager import run_controller_manager
     options = {"node_monitor_grace_period": parse_duration(args.node_monitor_grace_period),
-               "pod_eviction_timeout": parse_duration(args.pod_eviction_timeout),
                "cluster_cidr": args.cluster_cidr, "node_cidr_mask_size": args.node_cidr_mask_size}
     names = [n for n in args.controllers.split(",") if n]
     return run_controller_manager(kubeconfig=args.kubeconfig, leader_elect=args.leader_elect == "true",

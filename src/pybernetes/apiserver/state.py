@@ -23,6 +23,7 @@ class ServerConfig:
     max_body_bytes: int = 3 * 1024 * 1024
     advertise_address: str = "127.0.0.1"
     port: int = 6443
+    default_toleration_seconds: int = 300      # not-ready/unreachable tolerations added to every pod
 
 
 @dataclass(slots=True)

@@ -344,8 +344,9 @@ def admit_pod_priority(pod: Obj, *, lookup: Callable[[str], Obj | None] | None =
 
 
 def admit_pod(pod: Obj, *, lookup: Callable[[str], Obj | None] | None = None,
-              global_default: Obj | None = None) -> None:
-    """The admission-time defaults every real pod carries, in upstream's plugin order."""
+              global_default: Obj | None = None, toleration_seconds: int = DEFAULT_TOLERATION_SECONDS) -> None:
+    """The admission-time defaults every real pod carries, in upstream's plugin order. ``toleration_seconds`` is
+    the API server's --default-not-ready/unreachable-toleration-seconds (our --node-eviction-timeout)."""
     admit_pod_service_account(pod)
-    admit_pod_default_tolerations(pod)
+    admit_pod_default_tolerations(pod, not_ready_seconds=toleration_seconds, unreachable_seconds=toleration_seconds)
     admit_pod_priority(pod, lookup=lookup, global_default=global_default)

@@ -25,4 +25,5 @@ class PodDefaults:
             return classes.get(f"/registry/{PRIORITY_CLASSES}/{name}")
 
         default = next((c for c in classes.values() if c.get("globalDefault")), None)
-        admit_pod(a.obj, lookup=lookup, global_default=default)
+        admit_pod(a.obj, lookup=lookup, global_default=default,
+                  toleration_seconds=state.config.default_toleration_seconds)
