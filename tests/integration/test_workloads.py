@@ -62,7 +62,8 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture()
 def ns(srv: Server, request: pytest.FixtureRequest) -> str:
-    name = "wl-" + request.node.name.lower().replace("_", "-").removeprefix("test-")[:50].strip("-")
+    raw = request.node.name.lower().removeprefix("test_")
+    name = "wl-" + "".join(c if c.isalnum() else "-" for c in raw)[:50].strip("-")
     srv.kubectl("create", "namespace", name)
     wait_until("the default ServiceAccount", lambda: srv.kubectl("-n", name, "get", "serviceaccount", "default",
                                                                  check=False).returncode == 0)
@@ -259,3 +260,19 @@ def test_custom_resources_own_and_are_collected(srv: Server, ns: str) -> None:
     wait_until("the owned Widget collected", lambda: srv.kubectl("-n", ns, "get", "widget", "child",
                                                                  check=False, version=V).returncode != 0)
     srv.kubectl("delete", "crd", "widgets.gc.example.com", version=V, timeout=90)
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.33"])
+def test_rollout_with_other_kubectl_versions(srv: Server, ns: str, version: str) -> None:
+    srv.kubectl("-n", ns, "create", "deployment", "nginx", "--image=nginx:1.19.1", "--replicas=2", version=version)
+    srv.kubectl("-n", ns, "rollout", "status", "deployment/nginx", "--timeout=60s", version=version, timeout=90)
+    srv.kubectl("-n", ns, "set", "image", "deployment/nginx", "nginx=nginx:1.20", version=version)
+    srv.kubectl("-n", ns, "rollout", "status", "deployment/nginx", "--timeout=60s", version=version, timeout=90)
+    srv.kubectl("-n", ns, "rollout", "undo", "deployment/nginx", version=version)
+    out = srv.kubectl("-n", ns, "rollout", "status", "deployment/nginx", "--timeout=60s", version=version,
+                      timeout=90).stdout
+    assert 'deployment "nginx" successfully rolled out' in out
+    wait_until("the first image back", lambda: images(running(srv, ns)) == {"nginx:1.19.1"}
+               and len(pods(srv, ns)) == 2)
+    history = srv.kubectl("-n", ns, "rollout", "history", "deployment/nginx", version=version).stdout.split()
+    assert history[history.index("REVISION"):] == ["REVISION", "CHANGE-CAUSE", "2", "<none>", "3", "<none>"]
