@@ -41,7 +41,7 @@ class NodeInfo:
                  "free_mem", "free_pods", "generation", "labels", "name",
                  "no_schedule_taints", "node", "nz_cpu", "nz_mem", "pods", "pods_with_affinity",
                  "pods_with_required_anti_affinity", "prefer_no_schedule_taints", "req_cpu", "req_eph", "req_mem",
-                 "req_scalar", "taints", "unschedulable", "used_ports")
+                 "req_scalar", "resource_key", "taints", "unschedulable", "used_ports")
 
     def __init__(self, node: Obj | None = None, *, name: str = "") -> None:
         self.name = name
@@ -55,6 +55,7 @@ class NodeInfo:
         self.alloc_scalar: dict[str, int] = EMPTY
         self.req_cpu = self.req_mem = self.req_eph = self.nz_cpu = self.nz_mem = 0
         self.free_cpu = self.free_mem = self.free_eph = self.free_pods = 0     # allocatable − requested
+        self.resource_key: tuple[int, ...] = ()
         self.req_scalar: dict[str, int] = {}
         self.pods: dict[str, PodInfo] = {}
         self.pods_with_affinity: dict[str, PodInfo] = {}
@@ -85,10 +86,13 @@ class NodeInfo:
         self.generation += 1
 
     def _update_free(self) -> None:
+        """Refresh the derived fields the hot paths read: free room, and ``resource_key``, the cpu/memory state
+        that resource scores depend on (nodes with equal keys score equally for a given pod)."""
         self.free_cpu = self.alloc_cpu - self.req_cpu
         self.free_mem = self.alloc_mem - self.req_mem
         self.free_eph = self.alloc_eph - self.req_eph
         self.free_pods = self.alloc_pods - len(self.pods)
+        self.resource_key = (self.alloc_cpu, self.alloc_mem, self.req_cpu, self.req_mem, self.nz_cpu, self.nz_mem)
 
     # -------------------------------------------------------------------------------------------- pods
     def add_pod(self, pi: PodInfo) -> None:

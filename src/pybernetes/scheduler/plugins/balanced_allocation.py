@@ -75,14 +75,20 @@ class BalancedAllocation:
         pc, pm = reqs
         out = []
         append = out.append
+        memo: dict[tuple[int, ...], int] = {}        # nodes in the same resource state score the same
         for n in nodes:
-            ac, am = n.alloc_cpu, n.alloc_mem
-            if ac and am:
-                fc = (n.req_cpu + pc) / ac
-                fm = (n.req_mem + pm) / am
-                append(int((1 - abs(((fc if fc < 1.0 else 1.0) - (fm if fm < 1.0 else 1.0)) / 2)) * MAX_NODE_SCORE))
-            else:
-                append(MAX_NODE_SCORE)         # one fraction or none: no deviation
+            key = n.resource_key
+            s = memo.get(key)
+            if s is None:
+                ac, am = n.alloc_cpu, n.alloc_mem
+                if ac and am:
+                    fc = (n.req_cpu + pc) / ac
+                    fm = (n.req_mem + pm) / am
+                    s = int((1 - abs(((fc if fc < 1.0 else 1.0) - (fm if fm < 1.0 else 1.0)) / 2)) * MAX_NODE_SCORE)
+                else:
+                    s = MAX_NODE_SCORE             # one fraction or none: no deviation
+                memo[key] = s
+            append(s)
         return out
 
 

@@ -196,18 +196,21 @@ class NodeResourcesFit:
         pc, pm = reqs
         out = []
         append = out.append
+        memo: dict[tuple[int, ...], int] = {}        # nodes in the same resource state score the same
         for n in nodes:
-            ac, am = n.alloc_cpu, n.alloc_mem
-            rc, rm = n.nz_cpu + pc, n.nz_mem + pm
-            if ac and am:
-                append(((((ac - rc) * 100 // ac) if rc <= ac else 0) + (((am - rm) * 100 // am) if rm <= am else 0))
-                       // 2)
-            elif ac:
-                append(((ac - rc) * 100 // ac) if rc <= ac else 0)
-            elif am:
-                append(((am - rm) * 100 // am) if rm <= am else 0)
-            else:
-                append(0)
+            key = n.resource_key
+            s = memo.get(key)
+            if s is None:
+                ac, am = n.alloc_cpu, n.alloc_mem
+                rc, rm = n.nz_cpu + pc, n.nz_mem + pm
+                lc = ((ac - rc) * MAX_NODE_SCORE // ac if rc <= ac else 0) if ac else -1
+                lm = ((am - rm) * MAX_NODE_SCORE // am if rm <= am else 0) if am else -1
+                if lc >= 0 and lm >= 0:
+                    s = (lc + lm) // 2
+                else:
+                    s = max(lc, lm, 0)
+                memo[key] = s
+            append(s)
         return out
 
 
