@@ -164,13 +164,16 @@ class NamespaceController(Controller):
         namespace as last written."""
         name = name_of(ns)
         conditions = Conditions()
+        errors: list[str] = []
         discovery = await self.resources()
         if discovery.failed:
+            # Not fatal for what was discovered, but the namespace must not go while a group that may hold
+            # content is unreachable (upstream keeps it Terminating: "Discovery failed for some groups").
             conditions.discovery_failed(discovery)
+            errors.append(discovery.error_message())
         deleted_at = parse_time(ns["metadata"]["deletionTimestamp"])
         estimate = 0
         remaining: dict[ResourceRef, Remaining] = {}
-        errors: list[str] = []
         for r in discovery.with_verbs("delete"):
             if not r.ref.namespaced:
                 continue

@@ -109,7 +109,7 @@ async def test_pods_in_their_grace_period_are_waited_for() -> None:
         assert h.client.peek(NAMESPACES, "ns") is None
 
 
-async def test_discovery_failure_is_reported_but_deletion_goes_on() -> None:
+async def test_discovery_failure_is_reported_and_holds_the_namespace() -> None:
     async with harness() as h:
         c = await setup(h)
         await h.client.create(CONFIGMAPS, {"metadata": {"name": "cm"}}, "ns")
@@ -122,12 +122,18 @@ async def test_discovery_failure_is_reported_but_deletion_goes_on() -> None:
         h.client.request = failing                          # type: ignore[method-assign]
         await h.client.delete(NAMESPACES, "ns")
         await h.settle()
-        await c.reconcile("ns")
+        with pytest.raises(RuntimeError, match="unable to retrieve the complete list of server APIs"):
+            await c.reconcile("ns")
         assert conditions(h)["NamespaceDeletionDiscoveryFailure"] == (
             "True", "DiscoveryFailed",
             "Discovery failed for some groups, 1 failing: unable to retrieve the complete list of server APIs: "
             "batch/v1: the server is currently unable to handle the request")
-        assert h.client.objects(CONFIGMAPS, "ns") == [] and h.client.peek(NAMESPACES, "ns") is None
+        # What could be discovered is gone, but the namespace stays until discovery works again.
+        assert h.client.objects(CONFIGMAPS, "ns") == [] and h.client.peek(NAMESPACES, "ns") is not None
+        h.client.request = real                             # type: ignore[method-assign]
+        h.clock.advance(10)                                 # past the discovery cache
+        assert await c.reconcile("ns") is None
+        assert h.client.peek(NAMESPACES, "ns") is None
 
 
 async def test_active_namespaces_are_left_alone() -> None:
