@@ -8,6 +8,7 @@ from pybernetes.controllers.base import Controller
 def all_controllers() -> list[type[Controller]]:
     from pybernetes.controllers.clusterroleaggregation import ClusterRoleAggregationController
     from pybernetes.controllers.cronjob import CronJobController
+    from pybernetes.controllers.daemonset import DaemonSetController
     from pybernetes.controllers.deployment import DeploymentController
     from pybernetes.controllers.disruption import DisruptionController
     from pybernetes.controllers.endpoints import EndpointsController
@@ -38,4 +39,5 @@ def all_controllers() -> list[type[Controller]]:
     out += [StatefulSetController]
     out += [JobController, TTLAfterFinishedController]
     out += [CronJobController]
+    out += [DaemonSetController]
     return out
