@@ -108,11 +108,13 @@ def test_delete_cascade_leaves_a_finalizer(server: Server, ns: str, cascade: str
     assert kind == "MODIFIED" and stamp.endswith("Z")
     assert json.loads(finalizers) == [finalizer]
     # Whoever removes the finalizer (the garbage collector, or here the test) lets the deletion finish.
-    if exists(server, ns, "deployment", "web"):
-        obj = get_json(server, ns, "deployment", "web")
+    got = server.kubectl("-n", ns, "get", "deployment", "web", "-o", "json", "--ignore-not-found", version=V).stdout
+    if got:
+        obj = json.loads(got)
         assert obj["metadata"]["uid"] == uid and obj["metadata"]["deletionTimestamp"] == stamp
-        server.kubectl("-n", ns, "patch", "deployment", "web", "--type=merge", "-p",
-                       '{"metadata":{"finalizers":null}}', version=V)
+        p = server.kubectl("-n", ns, "patch", "deployment", "web", "--type=merge", "-p",
+                           '{"metadata":{"finalizers":null}}', version=V, check=False)
+        assert p.returncode == 0 or "NotFound" in p.stderr, p.stderr  # the collector may have been first
     server.kubectl("-n", ns, "wait", "--for=delete", "deployment/web", "--timeout=20s", version=V)
 
 
