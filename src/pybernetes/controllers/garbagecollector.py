@@ -177,6 +177,7 @@ class GarbageCollector(Controller):
         self.period = float(ctx.options.get("gc_discovery_period", DISCOVERY_PERIOD))
         self.synced = asyncio.Event()
         self._crds_changed = False
+        self._virtual_retries: dict[str, int] = {}
         self._meta_client: Any = MetadataClient(ctx.client) if isinstance(ctx.client, Client) else ctx.client
 
     # ---------------------------------------------------------------- discovery and informers
@@ -251,6 +252,7 @@ class GarbageCollector(Controller):
         node = self.graph.get(uid)
         if node is not None and node.virtual:
             node.virtual = False                 # observed at last: take the real coordinates
+            self._virtual_retries.pop(uid, None)
             node.api_version, node.kind = ref.api_version, ref.kind
             node.namespace, node.name = meta.get("namespace") or "", meta.get("name") or ""
             self._set_owners(node, owners)
@@ -306,6 +308,7 @@ class GarbageCollector(Controller):
 
     def _remove(self, node: Node) -> None:
         self.graph.pop(node.uid, None)
+        self._virtual_retries.pop(node.uid, None)
         for o in node.owners:
             owner = self.graph.get(o.get("uid") or "")
             if owner is not None:
@@ -339,7 +342,12 @@ class GarbageCollector(Controller):
             log.warning("invalid owner reference", extra={"controller": self.name, "error": str(e)})
             return None
         if node.virtual and self.graph.get(uid) is node:
-            return 1.0                          # not observed yet: look again soon (issue 56121)
+            # Exists but not observed yet: look again, backing off (an owner of a kind nobody watches would
+            # otherwise be read every second forever; upstream issue 56121 is why it is looked at again at all).
+            n = self._virtual_retries.get(uid, 0)
+            self._virtual_retries[uid] = n + 1
+            return float(min(2 ** n, 300))
+        self._virtual_retries.pop(uid, None)
         return None
 
     def _resource(self, api_version: str, kind: str) -> ResourceRef:

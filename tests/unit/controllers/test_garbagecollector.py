@@ -264,3 +264,15 @@ async def test_a_crd_change_asks_for_rediscovery() -> None:
             "versions": [{"name": "v1", "served": True, "storage": True}]}})
         await h.settle()
         assert gc._crds_changed
+
+
+async def test_owner_that_exists_but_is_never_observed_is_rechecked_with_backoff() -> None:
+    gadgets = ResourceRef("example.com", "v1", "gadgets", True, "Gadget")
+    async with collector() as (h, gc):
+        h.client.add_resource(gadgets, verbs=("create", "delete", "get", "list"))      # not watchable
+        owner = await h.client.create(gadgets, {"metadata": {"name": "g"}}, "ns")
+        await h.client.create(CONFIGMAPS, cm("child", ref(owner)), "ns")
+        await started(h, gc)
+        key = f"delete:{owner['metadata']['uid']}"
+        assert [await gc.reconcile(key) for _ in range(3)] == [1.0, 2.0, 4.0]
+        assert names(h.client) == ["child"]                  # the owner exists: nothing is collected
