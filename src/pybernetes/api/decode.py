@@ -412,7 +412,10 @@ def _float32_key(f: float) -> str:
     if f in (float("inf"), float("-inf")):
         return ".inf" if f > 0 else "-.inf"
     import struct
-    target = struct.unpack("<f", struct.pack("<f", f))[0]
+    try:
+        target = struct.unpack("<f", struct.pack("<f", f))[0]
+    except OverflowError:                           # Go's float32(f) is ±Inf beyond float32's range
+        return ".inf" if f > 0 else "-.inf"
     for digits in range(1, 10):
         s = f"{target:.{digits}g}"
         if struct.unpack("<f", struct.pack("<f", float(s)))[0] == target:
