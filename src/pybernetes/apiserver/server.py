@@ -122,6 +122,8 @@ class APIServer:
             from pybernetes.apiserver import crds
             await crds.start(state, dispatcher)
             self._tasks.append(asyncio.create_task(self._compact_periodically(), name="compaction"))
+            from pybernetes.apiserver.gcpolicy import GCPolicy
+            self._tasks.append(asyncio.create_task(GCPolicy().run(), name="gc-policy"))
             dispatcher.ready = True
         except StartupError:
             raise
