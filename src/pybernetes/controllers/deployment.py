@@ -58,7 +58,7 @@ class DeploymentController(Controller):
 
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx)
-        self.recorder = ctx.recorder.for_component("deployment-controller")
+        self.recorder = ctx.recorder.for_component("deployment-controller")  # type: ignore[assignment]
         self.deployments = ctx.informers.informer(DEPLOYMENTS)
         self.rss = ctx.informers.informer(REPLICASETS)
         self.pods = ctx.informers.informer(PODS)

@@ -146,7 +146,10 @@ def pods_to_delete(pods: Sequence[Obj], related: Iterable[Obj], diff: int, now: 
             node = (p.get("spec") or {}).get("nodeName") or ""
             on_node[node] = on_node.get(node, 0) + 1
     ranked = [(p, on_node.get((p.get("spec") or {}).get("nodeName") or "", 0)) for p in pods]
-    ranked.sort(key=functools.cmp_to_key(lambda a, b: compare_for_deletion(a, b, now)))
+
+    def cmp(a: tuple[Obj, int], b: tuple[Obj, int]) -> int:
+        return compare_for_deletion(a, b, now)
+    ranked.sort(key=functools.cmp_to_key(cmp))
     return [p for p, _ in ranked[:diff]]
 
 

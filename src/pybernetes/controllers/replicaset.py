@@ -153,7 +153,7 @@ class ReplicaSetController(Controller):
 
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx)
-        self.recorder = ctx.recorder.for_component(self.kind.component)
+        self.recorder = ctx.recorder.for_component(self.kind.component)  # type: ignore[assignment]
         self.expectations = Expectations(clock=ctx.clock)
         self.burst = int(ctx.options.get("burst_replicas", BURST_REPLICAS))
         self.owners = ctx.informers.informer(self.kind.res)
@@ -387,7 +387,7 @@ class ReplicaSetController(Controller):
         for attempt in range(2):
             status = {**status, "observedGeneration": (rs.get("metadata") or {}).get("generation") or 0}
             try:
-                return await self.client.update(self.kind.res, {**rs, "status": status},  # type: ignore[no-any-return]
+                return await self.client.update(self.kind.res, {**rs, "status": status},
                                                 subresource="status")
             except APIStatusError:
                 if attempt:

@@ -17,6 +17,7 @@ record the events; the arithmetic is in :mod:`deployment_util`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -195,13 +196,14 @@ async def scale(dc: Rollouts, d: Obj, new_rs: Obj | None, old_rss: list[Obj]) ->
 # Status and progress
 
 
-async def sync_deployment_status(dc: Rollouts, all_rss: list[Obj | None], new_rs: Obj | None, d: Obj) -> None:
+async def sync_deployment_status(dc: Rollouts, all_rss: Sequence[Obj | None], new_rs: Obj | None,
+                                 d: Obj) -> None:
     status = du.calculate_status(all_rss, new_rs, d, dc.now())
     if not same_status(d.get("status") or {}, status):
         await dc.write_status(d, status)
 
 
-async def sync_rollout_status(dc: Rollouts, all_rss: list[Obj | None], new_rs: Obj | None, d: Obj) -> None:
+async def sync_rollout_status(dc: Rollouts, all_rss: Sequence[Obj | None], new_rs: Obj | None, d: Obj) -> None:
     """Status plus the Progressing condition; re-queues a Deployment that might miss its deadline."""
     now = dc.now()
     status = du.calculate_status(all_rss, new_rs, d, now)
@@ -237,7 +239,7 @@ async def sync_rollout_status(dc: Rollouts, all_rss: list[Obj | None], new_rs: O
     await dc.write_status(d, status)
 
 
-def replica_failures(all_rss: list[Obj | None], new_rs: Obj | None) -> list[Obj]:
+def replica_failures(all_rss: Sequence[Obj | None], new_rs: Obj | None) -> list[Obj]:
     """ReplicaFailure conditions of the new ReplicaSet, else of any ReplicaSet, as Deployment conditions."""
     def of(rs: Obj | None) -> list[Obj]:
         return [du.rs_condition_to_deployment(c) for c in ((rs or {}).get("status") or {}).get("conditions") or ()
@@ -265,7 +267,7 @@ def requeue_stuck(dc: Rollouts, d: Obj, status: Obj) -> float:
     return after
 
 
-_ZERO = (None, 0, "", [], {})
+_ZERO: tuple[Any, ...] = (None, 0, "", [], {})
 
 
 def same_status(a: Obj, b: Obj) -> bool:
