@@ -10,6 +10,8 @@ import pytest
 
 from tests.harness import Server
 
+pytestmark = pytest.mark.integration
+
 V = "1.32"
 SAMPLE_VERSIONS = ["1.32", "1.27", "1.30", "1.33"]
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"

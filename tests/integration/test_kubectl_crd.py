@@ -11,6 +11,8 @@ import pytest
 
 from tests.harness import Server
 
+pytestmark = pytest.mark.integration
+
 V = "1.32"
 CRD_NAME = "crontabs.kubectl-crd.example.com"
 CRD = textwrap.dedent(r"""

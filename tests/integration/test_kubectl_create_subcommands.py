@@ -17,6 +17,8 @@ from cryptography.x509.oid import NameOID
 
 from tests.harness import Server
 
+pytestmark = pytest.mark.integration
+
 V = "1.32"
 
 

@@ -18,6 +18,8 @@ import pytest
 from tests.harness import Server, kubectl_binary
 from tests.integration.test_kubectl_watch import Watcher
 
+pytestmark = pytest.mark.integration
+
 V = "1.32"
 SAMPLE_VERSIONS = ["1.32", "1.27", "1.30", "1.33"]
 HOLD = "example.com/hold"

@@ -7,7 +7,11 @@ import json
 import re
 import textwrap
 
+import pytest
+
 from tests.harness import Server
+
+pytestmark = pytest.mark.integration
 
 V = "1.32"
 

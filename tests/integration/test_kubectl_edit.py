@@ -6,7 +6,11 @@ import json
 import pathlib
 import stat
 
+import pytest
+
 from tests.harness import Server
+
+pytestmark = pytest.mark.integration
 
 V = "1.32"
 

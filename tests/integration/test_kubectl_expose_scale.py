@@ -10,6 +10,8 @@ import pytest
 
 from tests.harness import Server
 
+pytestmark = pytest.mark.integration
+
 V = "1.32"
 
 STATEFULSET = textwrap.dedent("""\

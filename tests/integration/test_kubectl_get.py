@@ -11,6 +11,8 @@ import yaml
 
 from tests.harness import Server
 
+pytestmark = pytest.mark.integration
+
 V = "1.32"
 SAMPLE_VERSIONS = ["1.32", "1.27", "1.30", "1.33"]
 AGE = re.compile(r"\d+s")  # every object in these tests is seconds old

@@ -8,6 +8,8 @@ import pytest
 
 from tests.harness import Server
 
+pytestmark = pytest.mark.integration
+
 V = "1.32"
 
 

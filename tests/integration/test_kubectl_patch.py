@@ -9,6 +9,8 @@ import pytest
 
 from tests.harness import Server
 
+pytestmark = pytest.mark.integration
+
 V = "1.32"
 
 DEPLOYMENT = textwrap.dedent("""\

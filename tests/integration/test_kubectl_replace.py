@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import pathlib
 
+import pytest
 import yaml
 
 from tests.harness import Server
+
+pytestmark = pytest.mark.integration
 
 V = "1.32"
 

@@ -18,6 +18,8 @@ import pytest
 
 from tests.harness import Server, kubectl_binary
 
+pytestmark = pytest.mark.integration
+
 V = "1.32"
 SAMPLE_VERSIONS = ["1.32", "1.27", "1.30", "1.33"]
 WATCH_OPEN = re.compile(r"watch=true.*200 OK")
