@@ -339,7 +339,7 @@ class StatefulSetController(Controller):
             healthy = su.is_running_and_ready(pod) and su.is_running_and_available(pod, min_ready, now)
             if monotonic and pod is not first_unhealthy and not healthy:
                 return True
-            await self._delete_pod(sts, pod)
+            await self._remove_pod(sts, pod)
             return True
 
         return not await run_for_all(len(condemned), condemn, monotonic=monotonic)
@@ -351,7 +351,7 @@ class StatefulSetController(Controller):
         phase = su.phase_of(pod)
         if phase in ("Failed", "Succeeded"):
             if not is_being_deleted(pod):
-                await self._delete_pod(sts, pod)
+                await self._remove_pod(sts, pod)
             return True
         if not su.is_created(pod):
             if await self._claim_is_stale(sts, pod):
@@ -383,7 +383,7 @@ class StatefulSetController(Controller):
             if su.pod_revision(pod) != name_of(update) and not is_being_deleted(pod):
                 log.info("pod of statefulset is terminating for update",
                          extra={"controller": self.name, "key": key_of(sts), "pod": name_of(pod)})
-                await self._delete_pod(sts, pod)
+                await self._remove_pod(sts, pod)
                 status["currentReplicas"] -= 1
                 return
             if su.is_unavailable(pod, min_ready, now):
@@ -451,7 +451,7 @@ class StatefulSetController(Controller):
                 raise
         self._pod_event("create", sts, pod, None)
 
-    async def _delete_pod(self, sts: Obj, pod: Obj) -> None:
+    async def _remove_pod(self, sts: Obj, pod: Obj) -> None:
         try:
             await self.client.delete(PODS, name_of(pod), namespace_of(pod))
         except APIStatusError as e:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.controllers.fakeclient import FakeClient, Harness, harness
+from tests.unit.controllers.fakeclient import FakeClient, FakeKubelet, Harness, drain, harness
 
 from pybernetes.client.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
 from pybernetes.controllers import daemonset_util as du
@@ -286,3 +286,15 @@ async def test_empty_selector_is_refused() -> None:
         await sync(h, c)
         assert h.recorder.messages("SelectingAll") == [
             "This daemon set is selecting all pods. A non-empty selector is required."]
+
+
+async def test_event_handlers_alone_keep_a_pod_on_the_node() -> None:
+    async with harness() as h:
+        c = await started(h)
+        await add_node(h.client, "node-1")
+        await h.client.create(DAEMONSETS, ds_body(), "ns")
+        assert await drain(h, c, kubelet=FakeKubelet(h.client)) == []
+        assert placement(h.client) == {"node-1": 1} and ds_status(h.client)["numberReady"] == 1
+        await h.client.delete(PODS, live(h.client)[0]["metadata"]["name"], "ns")
+        assert await drain(h, c, kubelet=FakeKubelet(h.client)) == []
+        assert placement(h.client) == {"node-1": 1} and ds_status(h.client)["numberAvailable"] == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.controllers.fakeclient import FakeClient, Harness, harness, status_error
+from tests.unit.controllers.fakeclient import FakeClient, Harness, drain, harness, status_error
 
 from pybernetes.client.resources import JOBS, PODS
 from pybernetes.client.rest import APIStatusError
@@ -354,3 +354,17 @@ async def test_scale_down_parallelism_deletes_surplus_pods_without_counting_them
         st = job_status(h.client)
         assert (st["active"], st.get("failed", 0)) == (1, 0)
         assert h.recorder.messages("SuccessfulDelete") and len(h.recorder.messages("SuccessfulDelete")) == 2
+
+
+async def test_event_handlers_alone_run_a_job_to_completion() -> None:
+    async with harness(options=OPTIONS) as h:
+        c = await started(h)
+        await h.client.create(JOBS, job_body(completions=3, parallelism=2), "ns")
+        for _ in range(3):
+            assert await drain(h, c) == []
+            for p in live(h.client):
+                await finish(h.client, p)
+        assert await drain(h, c) == []
+        assert conditions(h.client)[-1] == ("Complete", "True", "CompletionsReached")
+        assert job_status(h.client)["succeeded"] == 3 and h.client.count("create", "pods") == 3
+        assert all(not p["metadata"].get("finalizers") for p in h.client.objects(PODS, "ns"))

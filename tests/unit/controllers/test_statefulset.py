@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.controllers.fakeclient import FakeClient, Harness, harness
+from tests.unit.controllers.fakeclient import FakeClient, FakeKubelet, Harness, drain, harness
 
 from pybernetes.client.resources import CONTROLLERREVISIONS, PODS, PVCS, STATEFULSETS
 from pybernetes.controllers.statefulset import StatefulSetController
@@ -140,7 +140,12 @@ async def test_deleted_pod_is_recreated_with_the_same_claim() -> None:
         await h.client.create(STATEFULSETS, sts_body(), "ns")
         await bring_up(h, c)
         old_uid = h.client.peek(PODS, "web-1", "ns")["metadata"]["uid"]    # type: ignore[index]
+        while len(c.queue):                                     # drain what the bring-up queued
+            c.queue.done(await c.queue.get())
         await h.client.delete(PODS, "web-1", "ns", grace_period_seconds=0)
+        await h.settle()
+        assert await c.queue.get() == "ns/web"                 # the delete handler woke the set up
+        c.queue.done("ns/web")
         await sync(h, c)
         pod = h.client.peek(PODS, "web-1", "ns")
         assert pod is not None and pod["metadata"]["uid"] != old_uid
@@ -373,3 +378,15 @@ async def test_stale_pod_cache_only_costs_a_retry() -> None:
         h.client.release()
         await sync(h, c)
         assert names(h.client) == ["web-0"]
+
+
+async def test_event_handlers_alone_drive_the_set_to_ready() -> None:
+    async with harness() as h:
+        c = await started(h)
+        await h.client.create(STATEFULSETS, sts_body(), "ns")
+        assert await drain(h, c, kubelet=FakeKubelet(h.client)) == []
+        assert names(h.client) == ["web-0", "web-1", "web-2"]
+        assert status(h.client)["readyReplicas"] == 3
+        await h.client.delete(PODS, "web-1", "ns")             # graceful: the kubelet finishes it
+        assert await drain(h, c, kubelet=FakeKubelet(h.client)) == []
+        assert names(h.client) == ["web-0", "web-1", "web-2"] and status(h.client)["readyReplicas"] == 3
