@@ -11,7 +11,7 @@ container plus the restartable "sidecar" init containers started before it); sid
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -77,11 +77,12 @@ def _sum_into(acc: dict[str, int], other: Mapping[str, int]) -> None:
 
 
 def _container_requests(c: Obj, non_missing: bool) -> Mapping[str, Any]:
-    reqs = (c.get("resources") or {}).get("requests") or EMPTY
+    reqs: Mapping[str, Any] = (c.get("resources") or {}).get("requests") or EMPTY
     if non_missing and (CPU not in reqs or MEMORY not in reqs):
-        reqs = dict(reqs)
-        reqs.setdefault(CPU, f"{DEFAULT_MILLI_CPU_REQUEST}m")
-        reqs.setdefault(MEMORY, str(DEFAULT_MEMORY_REQUEST))
+        filled: dict[str, Any] = dict(reqs)
+        filled.setdefault(CPU, f"{DEFAULT_MILLI_CPU_REQUEST}m")
+        filled.setdefault(MEMORY, str(DEFAULT_MEMORY_REQUEST))
+        return filled
     return reqs
 
 
@@ -220,7 +221,7 @@ class PodInfo:
         self.has_required_anti_affinity = bool(self.required_anti_affinity)
 
     def _requests(self, pod: Obj, spec: Obj) -> None:
-        containers = spec.get("containers") or ()
+        containers: Sequence[Obj] = spec.get("containers") or ()
         if (len(containers) == 1 and not spec.get("initContainers") and not spec.get("overhead")):
             # the common shape, without the general aggregation
             reqs = (containers[0].get("resources") or {}).get("requests") or EMPTY

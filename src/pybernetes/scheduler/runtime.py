@@ -174,7 +174,7 @@ class Framework:
 
     def run_pre_enqueue(self, pod: Obj) -> Status | None:
         for p in self.pre_enqueue_plugins:
-            st = p.pre_enqueue(pod)
+            st: Status | None = p.pre_enqueue(pod)
             if st is not None and not st.is_success():
                 return st.with_plugin(p.name)
         return None
@@ -267,16 +267,13 @@ class Framework:
         pi = state.pod_info
         prio = pi.priority if pi is not None else int((pod.get("spec") or {}).get("priority") or 0)
         uid = pi.uid if pi is not None else (pod.get("metadata") or {}).get("uid")
-        out_node, out_state, added = None, None, False
-        for npi in nominated:
-            if npi.priority >= prio and npi.uid != uid:
-                if out_node is None:
-                    out_node, out_state = node.clone(), state.clone()
-                out_node.add_pod(npi)
-                self.run_pre_filter_extension_add_pod(out_state, pod, npi, out_node)
-                added = True
-        if not added:
+        adding = [npi for npi in nominated if npi.priority >= prio and npi.uid != uid]
+        if not adding:
             return False, state, node
+        out_node, out_state = node.clone(), state.clone()
+        for npi in adding:
+            out_node.add_pod(npi)
+            self.run_pre_filter_extension_add_pod(out_state, pod, npi, out_node)
         return True, out_state, out_node
 
     def run_pre_filter_extension_add_pod(self, state: CycleState, pod: Obj, pi: Any, node: Any) -> Status | None:
@@ -370,7 +367,7 @@ class Framework:
     def run_reserve(self, state: CycleState, pod: Obj, node_name: str) -> Status | None:
         for p in self.reserve_plugins:
             try:
-                st = p.reserve(state, pod, node_name)
+                st: Status | None = p.reserve(state, pod, node_name)
             except Exception as e:
                 return as_error(f"running Reserve plugin {p.name!r}: {e}", plugin=p.name)
             if st is not None and not st.is_success():
@@ -389,6 +386,7 @@ class Framework:
     def run_permit(self, state: CycleState, pod: Obj, node_name: str) -> Status | None:
         waits: dict[str, float] = {}
         for p in self.permit_plugins:
+            st: Status | None
             try:
                 st, timeout = p.permit(state, pod, node_name)
             except Exception as e:
@@ -426,7 +424,7 @@ class Framework:
 
     async def run_pre_bind(self, state: CycleState, pod: Obj, node_name: str) -> Status | None:
         for p in self.pre_bind_plugins:
-            st = await p.pre_bind(state, pod, node_name)
+            st: Status | None = await p.pre_bind(state, pod, node_name)
             if st is not None and not st.is_success() and not st.is_skip():
                 if st.is_rejected():
                     return st.with_plugin(p.name)
@@ -437,7 +435,7 @@ class Framework:
         if not self.bind_plugins:
             return Status(Code.SKIP)
         for p in self.bind_plugins:
-            st = await p.bind(state, pod, node_name)
+            st: Status | None = await p.bind(state, pod, node_name)
             if st is not None and st.is_skip():
                 continue
             if st is not None and not st.is_success():

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pybernetes.api.meta import format_rfc3339
-from pybernetes.api.selectors import label_selector_from_dict
+from pybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from pybernetes.client.rest import APIStatusError
 from pybernetes.scheduler.algorithm import Diagnosis, FitError
 from pybernetes.scheduler.framework import (
@@ -84,13 +84,14 @@ def filter_pods_with_pdb_violation(pods: Sequence[PodInfo],
     """(violating, non-violating): evicting a pod whose PDB allows no more disruptions violates it; budgets are
     consumed in order, so the later pods of one PDB violate once it is used up."""
     allowed = [int((p.get("status") or {}).get("disruptionsAllowed") or 0) for p in pdbs]
-    selectors = []
+    selectors: list[LabelSelector | None] = []
     for p in pdbs:
         try:
             selectors.append(label_selector_from_dict((p.get("spec") or {}).get("selector")))
         except ValueError:
             selectors.append(None)
-    violating, ok = [], []
+    violating: list[PodInfo] = []
+    ok: list[PodInfo] = []
     for pi in pods:
         violated = False
         if pi.labels:

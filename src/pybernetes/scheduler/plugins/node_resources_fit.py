@@ -180,7 +180,7 @@ class NodeResourcesFit:
         return None
 
     def _requests(self, state: CycleState, pod: Obj) -> list[int]:
-        reqs = state.get(PRE_SCORE_KEY)
+        reqs: list[int] | None = state.get(PRE_SCORE_KEY)
         if reqs is None:
             reqs = pod_scoring_requests(pod, state.pod_info, self.resources, use_requested=False)
         return reqs
@@ -194,7 +194,7 @@ class NodeResourcesFit:
         if not self._default_scoring:
             return [self.score(state, pod, n) for n in nodes]
         pc, pm = reqs
-        out = []
+        out: list[int] = []
         append = out.append
         memo: dict[tuple[int, ...], int] = {}        # nodes in the same resource state score the same
         for n in nodes:

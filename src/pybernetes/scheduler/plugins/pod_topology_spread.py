@@ -145,28 +145,29 @@ def default_selector(pod: Obj, listers: Any) -> LabelSelector:
 class CriticalPaths:
     """The two domains with the fewest matching pods (upstream criticalPaths): [0] always holds the minimum."""
 
-    __slots__ = ("paths",)
+    __slots__ = ("nums", "values")
 
     def __init__(self) -> None:
-        big = 1 << 31
-        self.paths = [["", big], ["", big]]
+        self.values = ["", ""]
+        self.nums = [1 << 31, 1 << 31]
 
     def update(self, value: str, num: int) -> None:
-        p = self.paths
-        i = 0 if value == p[0][0] else 1 if value == p[1][0] else -1
+        vals, nums = self.values, self.nums
+        i = 0 if value == vals[0] else 1 if value == vals[1] else -1
         if i >= 0:
-            p[i][1] = num
-            if p[0][1] > p[1][1]:
-                p[0], p[1] = p[1], p[0]
-        elif num < p[0][1]:
-            p[1] = p[0]
-            p[0] = [value, num]
-        elif num < p[1][1]:
-            p[1] = [value, num]
+            nums[i] = num
+            if nums[0] > nums[1]:
+                vals.reverse()
+                nums.reverse()
+        elif num < nums[0]:
+            vals[1], nums[1] = vals[0], nums[0]
+            vals[0], nums[0] = value, num
+        elif num < nums[1]:
+            vals[1], nums[1] = value, num
 
     def clone(self) -> CriticalPaths:
         c = CriticalPaths()
-        c.paths = [list(self.paths[0]), list(self.paths[1])]
+        c.values, c.nums = list(self.values), list(self.nums)
         return c
 
 
@@ -190,7 +191,7 @@ class _FilterState:
     def min_match_num(self, i: int, min_domains: int) -> int:
         if len(self.tp_counts[i]) < min_domains:
             return 0
-        return self.paths[i].paths[0][1]
+        return self.paths[i].nums[0]
 
 
 class PodTopologySpread:

@@ -124,9 +124,9 @@ def test_critical_paths_keep_the_two_smallest():
     cp = CriticalPaths()
     for v, n in (("a", 3), ("b", 1), ("c", 2)):
         cp.update(v, n)
-    assert cp.paths[0] == ["b", 1]
+    assert (cp.values[0], cp.nums[0]) == ("b", 1)
     cp.update("b", 5)
-    assert cp.paths[0][1] <= cp.paths[1][1] and cp.paths[0][1] in (2, 3)
+    assert cp.nums[0] <= cp.nums[1] and cp.nums[0] in (2, 3)
 
 
 def score_all(pl: PodTopologySpread, p: dict) -> list[int] | None:
