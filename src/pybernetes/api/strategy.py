@@ -111,8 +111,10 @@ class StatusStrategy(Strategy):
         if status is None:
             obj.pop("status", None)
         old_meta = old["metadata"]
-        # As upstream's status strategies: a status write cannot change labels, annotations or deletion state.
-        for k in ("labels", "annotations", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"):
+        # As upstream's status strategies (e.g. deploymentStatusStrategy): a status write keeps the stored spec and
+        # labels and cannot touch generation or deletion state; annotations come from the request (controllers
+        # record revision annotations through /status).
+        for k in ("labels", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"):
             if k in old_meta:
                 meta[k] = old_meta[k]
             else:
