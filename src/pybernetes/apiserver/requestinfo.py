@@ -58,8 +58,12 @@ def parse(method: str, path: str, query: dict[str, str] | None = None) -> Reques
         watch_prefix = True
         segs = segs[1:]
         verb = "watch"
-    if segs and segs[0] == "namespaces" and len(segs) > 2 and segs[2] not in ("status", "finalize"):
-        info.namespace, segs = segs[1], segs[2:]
+    if segs and segs[0] == "namespaces" and len(segs) > 1:
+        # As upstream, a request on the namespace itself (or its status/finalize) is "in" that namespace, so a
+        # RoleBinding there can grant get/update on it.
+        info.namespace = segs[1]
+        if len(segs) > 2 and segs[2] not in ("status", "finalize"):
+            segs = segs[2:]
     info.parts = tuple(segs)
     info.resource = segs[0] if segs else ""
     if len(segs) > 1:
@@ -85,7 +89,7 @@ def _finish(info: RequestInfo, verb: str, watch_prefix: bool, query: dict[str, s
 
 
 def _watch_param(q: dict[str, str]) -> bool:
-    """``watch`` as upstream decodes a query bool: present and not "0", "f" or "false" (any case) is true, so
-    kubernetes_asyncio's ``watch=True`` starts a watch."""
+    """``watch`` as upstream decodes a query bool (``Convert_Slice_string_To_bool``): present and not "0" or
+    "false" (any case) is true — even empty or "f" — so kubernetes_asyncio's ``watch=True`` starts a watch."""
     v = q.get("watch")
-    return v is not None and v.lower() not in ("0", "f", "false")
+    return v is not None and v.lower() not in ("0", "false")
