@@ -176,6 +176,13 @@ def test_malformed_body_is_400(http: Http, ns: str, ct: str, body: bytes, messag
     assert_no_configmaps(http, ns)
 
 
+def test_yaml_float_keys_beyond_float32(http: Http, ns: str) -> None:
+    """sigs.k8s.io/yaml names float keys at float32 precision: 1e300 overflows to ".inf" (found by the fuzzer)."""
+    r = http("POST", cm_path(ns), b"metadata: {name: fk}\ndata: {1e300: a, -1e300: b, 0.1: c}\n", ct=YAML)
+    assert r.status_code == 201, r.text
+    assert r.json()["data"] == {".inf": "a", "-.inf": "b", "0.1": "c"}
+
+
 @pytest.mark.parametrize(("ct", "body"), [
     ("text/plain", b'{"metadata":{"name":"x"}}'),
     ("application/xml", b"<configmap/>"),
