@@ -143,6 +143,18 @@ def test_scale_reads_and_writes_the_scale_subresource(server: Server, ns: str) -
     assert scale["status"]["selector"] == "app=web"
 
 
+def test_get_scale_and_status_subresources(server: Server, ns: str) -> None:
+    server.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx", "--replicas=2", version=V)
+    lines = server.kubectl("-n", ns, "get", "deployment", "web", "--subresource=scale", version=V).stdout.splitlines()
+    assert lines[0].split() == ["NAME", "DESIRED", "AVAILABLE", "AGE"]  # the Scale's own columns
+    assert re.fullmatch(r"web\s+2\s+\d+\s+\d+s", lines[1])
+    lines = server.kubectl("-n", ns, "get", "deployment", "web", "--subresource=status", version=V).stdout.splitlines()
+    assert lines[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    out = server.kubectl("-n", ns, "get", "deployment", "web", "--subresource=scale", "-o",
+                         "jsonpath={.kind} {.spec.replicas}", version=V).stdout
+    assert out == "Scale 2"
+
+
 def test_scale_preconditions_and_errors(server: Server, ns: str) -> None:
     server.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx", version=V)
     p = server.kubectl("-n", ns, "scale", "deployment", "web", "--replicas=3", "--current-replicas=2", version=V,

@@ -112,12 +112,23 @@ def to_scale(res: Resource, obj: Obj) -> Obj:
     return {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": scale_meta, "spec": spec, "status": status}
 
 
+# The Scale's own Table (NAME, DESIRED, AVAILABLE, AGE: `kubectl get deploy x --subresource=scale`). Upstream's
+# built-in scale storages convert with their kind's printers, which have a Scale handler; a custom resource's
+# scale storage has no table convertor, so kubectl falls back to the JSON Scale.
+_SCALE_TABLE = Resource(group="autoscaling", version="v1", kind="Scale", plural="scale", singular="scale",
+                        namespaced=True)
+
+
+def _scale_response(out: Any, res: Resource, scale_obj: Obj) -> web.Response:
+    return object_response(out, None if res.custom else _SCALE_TABLE, scale_obj)
+
+
 async def scale(handler: ResourceHandler, request: web.Request, res: Resource, info: RequestInfo,
                 user: UserInfo) -> web.StreamResponse:
     out = _out(request)
     rest = handler.rest
     if info.verb == "get":
-        return object_response(out, None, to_scale(res, await rest.get(res, info.namespace, info.name)))
+        return _scale_response(out, res, to_scale(res, await rest.get(res, info.namespace, info.name)))
     scale_ti = of_kind("autoscaling/v1", "Scale")
     assert scale_ti is not None
     opts = handler.write_options(request)
@@ -172,7 +183,7 @@ async def scale(handler: ResourceHandler, request: web.Request, res: Resource, i
 
     result = await rest.guaranteed_update(res, info.namespace, info.name, try_update, opts=opts, user=user,
                                           subresource="scale")
-    return object_response(out, None, to_scale(res, result))
+    return _scale_response(out, res, to_scale(res, result))
 
 
 def _invalid(path: str, value: Any, detail: str) -> Any:
