@@ -77,8 +77,14 @@ def get(server: Server, ns: str, kind: str, name: str) -> dict[str, Any]:
     return json.loads(server.kubectl("-n", ns, "get", kind, name, "-o", "json").stdout)
 
 
+def maybe_get(server: Server, ns: str, kind: str, name: str) -> dict[str, Any] | None:
+    p = server.kubectl("-n", ns, "get", kind, name, "-o", "json", check=False)
+    return json.loads(p.stdout) if p.returncode == 0 else None
+
+
 def node_of(server: Server, ns: str, pod: str) -> str:
-    return get(server, ns, "pod", pod)["spec"].get("nodeName", "")
+    obj = maybe_get(server, ns, "pod", pod)
+    return obj["spec"].get("nodeName", "") if obj else ""
 
 
 def events(server: Server, ns: str, pod: str, reason: str) -> list[str]:
@@ -206,3 +212,47 @@ def test_preemption_with_priority_classes(server: Server, ns: str) -> None:
 def test_leader_election_lease(server: Server, ns: str) -> None:
     lease = json.loads(server.kubectl("-n", "kube-system", "get", "lease", "kube-scheduler", "-o", "json").stdout)
     assert lease["spec"]["holderIdentity"] and lease["spec"]["leaseDurationSeconds"] == 15
+
+
+STATEFULSET = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web}
+spec:
+  serviceName: web
+  replicas: 2
+  podManagementPolicy: Parallel
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: c, image: busybox, resources: {requests: {cpu: 100m}}, volumeMounts: [{name: data, mountPath: /d}]}
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+"""
+
+
+def test_statefulset_pod_returns_to_its_volumes_node(server: Server, ns: str) -> None:
+    make_node(server, ns, f"{ns}-a")
+    make_node(server, ns, f"{ns}-b")
+    server.kubectl("-n", ns, "apply", "-f", "-", input=STATEFULSET)
+    first = {p: wait_for(lambda p=p: node_of(server, ns, p), f"{p} to be bound", 60) for p in ("web-0", "web-1")}
+
+    def claim_bound() -> dict[str, Any] | None:
+        pvc = maybe_get(server, ns, "pvc", "data-web-0")
+        return pvc if pvc and pvc.get("status", {}).get("phase") == "Bound" else None
+
+    pvc = wait_for(claim_bound, "data-web-0 to be bound", 60)
+    assert pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == first["web-0"]
+    pv = json.loads(server.kubectl("get", "pv", pvc["spec"]["volumeName"], "-o", "json").stdout)
+    terms = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"][0]["values"] == [first["web-0"]]
+    # the replacement pod must go back to the node that has its volume, although a busy node scores worse
+    make_pod(server, ns, "filler", cpu="1500m", nodeName=first["web-0"])
+    uid = get(server, ns, "pod", "web-0")["metadata"]["uid"]
+    server.kubectl("-n", ns, "delete", "pod", "web-0", "--grace-period=0", "--force")
+    wait_for(lambda: (maybe_get(server, ns, "pod", "web-0") or {"metadata": {"uid": uid}})["metadata"]["uid"] != uid,
+             "a new web-0", 60)
+    assert wait_for(lambda: node_of(server, ns, "web-0"), "the new web-0 to be bound", 60) == first["web-0"]

@@ -371,19 +371,27 @@ class Listers(Protocol):
     def namespaces(self) -> list[Obj]: ...
     def pdbs(self) -> list[Obj]: ...
     def pod(self, namespace: str, name: str) -> Obj | None: ...
+    def pvc(self, namespace: str, name: str) -> Obj | None: ...
+    def pv(self, name: str) -> Obj | None: ...
+    def pvs(self) -> list[Obj]: ...
+    def storage_class(self, name: str) -> Obj | None: ...
 
 
 class StaticListers:
     """Listers over fixed lists (tests, benchmarks)."""
 
     def __init__(self, *, services: Sequence[Obj] = (), controllers: Sequence[Obj] = (),
-                 namespaces: Sequence[Obj] = (), pdbs: Sequence[Obj] = (), pods: Sequence[Obj] = ()) -> None:
+                 namespaces: Sequence[Obj] = (), pdbs: Sequence[Obj] = (), pods: Sequence[Obj] = (),
+                 pvcs: Sequence[Obj] = (), pvs: Sequence[Obj] = (), storage_classes: Sequence[Obj] = ()) -> None:
         self._services = list(services)
         self._controllers = {(o.get("kind", ""), o["metadata"].get("namespace", ""), o["metadata"]["name"]): o
                              for o in controllers}
         self._namespaces = {o["metadata"]["name"]: o for o in namespaces}
         self._pdbs = list(pdbs)
         self._pods = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in pods}
+        self._pvcs = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in pvcs}
+        self._pvs = {o["metadata"]["name"]: o for o in pvs}
+        self._classes = {o["metadata"]["name"]: o for o in storage_classes}
 
     def services(self, namespace: str) -> list[Obj]:
         return [s for s in self._services if s["metadata"].get("namespace") == namespace]
@@ -403,6 +411,18 @@ class StaticListers:
 
     def pod(self, namespace: str, name: str) -> Obj | None:
         return self._pods.get((namespace, name))
+
+    def pvc(self, namespace: str, name: str) -> Obj | None:
+        return self._pvcs.get((namespace, name))
+
+    def pv(self, name: str) -> Obj | None:
+        return self._pvs.get(name)
+
+    def pvs(self) -> list[Obj]:
+        return list(self._pvs.values())
+
+    def storage_class(self, name: str) -> Obj | None:
+        return self._classes.get(name)
 
     def set_pod(self, pod: Obj) -> None:
         self._pods[(pod["metadata"].get("namespace", ""), pod["metadata"]["name"])] = pod

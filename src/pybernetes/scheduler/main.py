@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from pybernetes.client.events import EventRecorder
@@ -21,12 +22,16 @@ from pybernetes.client.resources import (
     NODES,
     PDBS,
     PODS,
+    PVCS,
+    PVS,
     RCS,
     REPLICASETS,
     SERVICES,
     STATEFULSETS,
+    STORAGECLASSES,
 )
 from pybernetes.client.rest import Client, ClientConfig
+from pybernetes.scheduler.framework import ActionType
 from pybernetes.scheduler.plugins import DEFAULT_SCHEDULER_NAME
 from pybernetes.scheduler.scheduler import Scheduler
 
@@ -52,6 +57,9 @@ class InformerListers:
             "StatefulSet": factory.informer(STATEFULSETS)}
         self._namespaces = factory.informer(NAMESPACES)
         self._pdbs = factory.informer(PDBS)
+        self._pvcs = factory.informer(PVCS)
+        self._pvs = factory.informer(PVS)
+        self._classes = factory.informer(STORAGECLASSES)
 
     def services(self, namespace: str) -> list[Obj]:
         return self._services.by_index("namespace", namespace)
@@ -73,11 +81,39 @@ class InformerListers:
     def pod(self, namespace: str, name: str) -> Obj | None:
         return self._pods.get(f"{namespace}/{name}")
 
+    def pvc(self, namespace: str, name: str) -> Obj | None:
+        return self._pvcs.get(f"{namespace}/{name}")
+
+    def pv(self, name: str) -> Obj | None:
+        return self._pvs.get(name)
+
+    def pvs(self) -> list[Obj]:
+        return self._pvs.list()
+
+    def storage_class(self, name: str) -> Obj | None:
+        return self._classes.get(name)
+
 
 def attach(sched: Scheduler, factory: InformerFactory) -> None:
     """Wire the scheduler's event handlers to the pod and node informers."""
     factory.informer(PODS).add_handler(sched.on_pod_add, sched.on_pod_update, sched.on_pod_delete)
     factory.informer(NODES).add_handler(sched.on_node_add, sched.on_node_update, sched.on_node_delete)
+    for res in (PVCS, PVS, STORAGECLASSES):
+        factory.informer(res).add_handler(*_requeue_handlers(sched, res.kind))
+
+
+def _requeue_handlers(sched: Scheduler, kind: str) -> tuple[Callable[[Obj], None], Callable[[Obj, Obj], None],
+                                                            Callable[[Obj], None]]:
+    """Handlers that only tell the queue a ``kind`` object changed (volume plugins register for these)."""
+    def on_add(obj: Obj) -> None:
+        sched.on_other_event(kind, ActionType.ADD)
+
+    def on_update(old: Obj, new: Obj) -> None:
+        sched.on_other_event(kind, ActionType.UPDATE_OTHER)
+
+    def on_delete(obj: Obj) -> None:
+        sched.on_other_event(kind, ActionType.DELETE)
+    return on_add, on_update, on_delete
 
 
 async def run_scheduler(*, kubeconfig: str, leader_elect: bool = True) -> None:

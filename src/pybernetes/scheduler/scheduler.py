@@ -229,6 +229,10 @@ class Scheduler:
         self.cache.remove_node((node.get("metadata") or {}).get("name", ""))
         self.queue.move_all_to_active_or_backoff(EVENT_NODE_DELETE, node, None)
 
+    def on_other_event(self, resource: str, action: ActionType) -> None:
+        """A change to another kind some plugin registered for (PersistentVolumeClaim, StorageClass, ...)."""
+        self.queue.move_all_to_active_or_backoff(ClusterEvent(resource, action, f"{resource}{action.name}"))
+
     # -------------------------------------------------------------------------------------------- the loop
     async def run(self) -> None:
         """Schedule pods until cancelled (or the queue is closed)."""

@@ -11,7 +11,7 @@ from tests.unit.scheduler.builders import ListRecorder, node, pod
 
 from pybernetes.client.clock import FakeClock
 from pybernetes.client.rest import APIStatusError
-from pybernetes.scheduler.framework import StaticListers
+from pybernetes.scheduler.framework import ActionType, StaticListers
 from pybernetes.scheduler.scheduler import Scheduler, node_update_actions, pod_scheduled_condition, truncate_message
 
 Obj = dict[str, Any]
@@ -258,3 +258,18 @@ def test_condition_keeps_its_transition_time():
 def test_truncate_message():
     assert truncate_message("x" * 10, 8) == "xxxx ..."
     assert truncate_message("short") == "short"
+
+
+async def test_claim_events_requeue_pods_waiting_for_volumes(env):
+    sched, api, recorder, _ = env
+    sched.on_node_add(node("n1"))
+    api.add(pod("db", volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]))
+    await drain(sched)
+    assert recorder.messages("db", "FailedScheduling")[0].startswith(
+        '0/1 nodes are available: persistentvolumeclaim "data" not found.')
+    uid = api.pods["default/db"]["metadata"]["uid"]
+    assert sched.queue.where(uid) == "unschedulable"
+    sched.on_other_event("Service", ActionType.ADD)               # not what VolumeBinding waits for
+    assert sched.queue.where(uid) == "unschedulable"
+    sched.on_other_event("PersistentVolumeClaim", ActionType.ADD)
+    assert sched.queue.where(uid) == "backoff"

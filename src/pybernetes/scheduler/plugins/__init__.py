@@ -3,7 +3,8 @@
 
 The default profile lists plugins in upstream's multi-point order — which is also the order filters run in — with
 upstream's score weights: TaintToleration 3, NodeAffinity 2, PodTopologySpread 2, InterPodAffinity 2,
-NodeResourcesFit 1, NodeResourcesBalancedAllocation 1. Volume plugins and ImageLocality are not implemented.
+NodeResourcesFit 1, NodeResourcesBalancedAllocation 1. Of the volume plugins only VolumeBinding is here
+(VolumeRestrictions, NodeVolumeLimits and VolumeZone are not); ImageLocality is not implemented.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pybernetes.scheduler.plugins import (
     pod_topology_spread,
     scheduling_gates,
     taint_toleration,
+    volume_binding,
 )
 from pybernetes.scheduler.runtime import PluginSpec, Profile
 
@@ -40,6 +42,7 @@ IN_TREE: dict[str, PluginFactory] = {
     default_preemption.NAME: default_preemption.new,
     balanced_allocation.NAME: balanced_allocation.new,
     default_binder.NAME: default_binder.new,
+    volume_binding.NAME: volume_binding.new,
 }
 
 DEFAULT_PLUGINS: tuple[PluginSpec, ...] = (
@@ -50,6 +53,7 @@ DEFAULT_PLUGINS: tuple[PluginSpec, ...] = (
     PluginSpec(node_affinity.NAME, weight=2),
     PluginSpec(node_ports.NAME),
     PluginSpec(node_resources_fit.NAME, weight=1),
+    PluginSpec(volume_binding.NAME),
     PluginSpec(pod_topology_spread.NAME, weight=2),
     PluginSpec(inter_pod_affinity.NAME, weight=2),
     PluginSpec(default_preemption.NAME),
