@@ -228,7 +228,7 @@ class Algorithm:
                   st: Status) -> Status | None:
         """Record a node's rejection; an Error status comes back to abort the cycle."""
         if st.code == Code.ERROR:
-            return as_error(f"running {name!r} filter plugin: {st.message()}", plugin=name)
+            return as_error(f"running \"{name}\" filter plugin: {st.message()}", plugin=name)
         if st.plugin != name:
             st = st.with_plugin(name)
         statuses[node.name] = st

@@ -192,7 +192,7 @@ class Framework:
                 r, st = p.pre_filter(state, pod)
             except Exception as e:
                 log.exception("prefilter plugin failed", extra={"plugin": p.name})
-                return None, as_error(f"running PreFilter plugin {p.name!r}: {e}", plugin=p.name), set()
+                return None, as_error(f"running PreFilter plugin \"{p.name}\": {e}", plugin=p.name), set()
             if st is not None and st.code != Code.SUCCESS:
                 if st.code == Code.SKIP:
                     skip.add(p.name)
@@ -203,7 +203,7 @@ class Framework:
                 if st.code == Code.UNSCHEDULABLE:
                     returned = st
                     continue
-                return None, as_error(f"running PreFilter plugin {p.name!r}: {st.message()}", plugin=p.name), set()
+                return None, as_error(f"running PreFilter plugin \"{p.name}\": {st.message()}", plugin=p.name), set()
             if r is not None and not r.all_nodes():
                 with_nodes.append(p.name)
                 result = r.merge(result)
@@ -240,10 +240,10 @@ class Framework:
                 st = f(state, pod, node)
             except Exception as e:
                 log.exception("filter plugin failed", extra={"plugin": name})
-                return as_error(f"running {name!r} filter plugin: {e}", plugin=name)
+                return as_error(f"running \"{name}\" filter plugin: {e}", plugin=name)
             if st is not None and st.code != Code.SUCCESS:
                 if st.code == Code.ERROR:
-                    return as_error(f"running {name!r} filter plugin: {st.message()}", plugin=name)
+                    return as_error(f"running \"{name}\" filter plugin: {st.message()}", plugin=name)
                 return st if st.plugin == name else st.with_plugin(name)
         return None
 
@@ -282,7 +282,7 @@ class Framework:
                 continue
             st = p.add_pod(state, pod, pi, node)
             if st is not None and not st.is_success():
-                return as_error(f"running AddPod on PreFilter plugin {p.name!r}: {st.message()}", plugin=p.name)
+                return as_error(f"running AddPod on PreFilter plugin \"{p.name}\": {st.message()}", plugin=p.name)
         return None
 
     def run_pre_filter_extension_remove_pod(self, state: CycleState, pod: Obj, pi: Any,
@@ -292,7 +292,7 @@ class Framework:
                 continue
             st = p.remove_pod(state, pod, pi, node)
             if st is not None and not st.is_success():
-                return as_error(f"running RemovePod on PreFilter plugin {p.name!r}: {st.message()}", plugin=p.name)
+                return as_error(f"running RemovePod on PreFilter plugin \"{p.name}\": {st.message()}", plugin=p.name)
         return None
 
     def run_post_filter(self, state: CycleState, pod: Obj,
@@ -326,12 +326,12 @@ class Framework:
                 st = p.pre_score(state, pod, nodes)
             except Exception as e:
                 log.exception("prescore plugin failed", extra={"plugin": p.name})
-                return as_error(f"running PreScore plugin {p.name!r}: {e}", plugin=p.name)
+                return as_error(f"running PreScore plugin \"{p.name}\": {e}", plugin=p.name)
             if st is not None and st.code != Code.SUCCESS:
                 if st.code == Code.SKIP:
                     skip.add(p.name)
                     continue
-                return as_error(f"running PreScore plugin {p.name!r}: {st.message()}", plugin=p.name)
+                return as_error(f"running PreScore plugin \"{p.name}\": {st.message()}", plugin=p.name)
         state.skip_score = frozenset(skip)
         return None
 
@@ -349,10 +349,10 @@ class Framework:
                     norm(state, pod, scores)
             except Exception as e:
                 log.exception("score plugin failed", extra={"plugin": p.name})
-                return as_error(f"running Score plugins: plugin {p.name!r}: {e}", plugin=p.name)
+                return as_error(f"running Score plugins: plugin \"{p.name}\": {e}", plugin=p.name)
             if scores and (max(scores) > MAX_NODE_SCORE or min(scores) < MIN_NODE_SCORE):
                 bad = next(s for s in scores if s > MAX_NODE_SCORE or s < MIN_NODE_SCORE)
-                return as_error(f"applying score defaultWeights on Score plugins: plugin {p.name!r} returns an "
+                return as_error(f"applying score defaultWeights on Score plugins: plugin \"{p.name}\" returns an "
                                 f"invalid score {bad}, it should in the range of [{MIN_NODE_SCORE}, "
                                 f"{MAX_NODE_SCORE}] after normalizing", plugin=p.name)
             if totals is None:
@@ -369,11 +369,11 @@ class Framework:
             try:
                 st: Status | None = p.reserve(state, pod, node_name)
             except Exception as e:
-                return as_error(f"running Reserve plugin {p.name!r}: {e}", plugin=p.name)
+                return as_error(f"running Reserve plugin \"{p.name}\": {e}", plugin=p.name)
             if st is not None and not st.is_success():
                 if st.is_rejected():
                     return st.with_plugin(p.name)
-                return as_error(f"running Reserve plugin {p.name!r}: {st.message()}", plugin=p.name)
+                return as_error(f"running Reserve plugin \"{p.name}\": {st.message()}", plugin=p.name)
         return None
 
     def run_unreserve(self, state: CycleState, pod: Obj, node_name: str) -> None:
@@ -390,7 +390,7 @@ class Framework:
             try:
                 st, timeout = p.permit(state, pod, node_name)
             except Exception as e:
-                return as_error(f"running Permit plugin {p.name!r}: {e}", plugin=p.name)
+                return as_error(f"running Permit plugin \"{p.name}\": {e}", plugin=p.name)
             if st is None or st.is_success():
                 continue
             if st.is_rejected():
@@ -398,7 +398,7 @@ class Framework:
             if st.code == Code.WAIT:
                 waits[p.name] = min(timeout, 15 * 60.0)
                 continue
-            return as_error(f"running Permit plugin {p.name!r}: {st.message()}", plugin=p.name)
+            return as_error(f"running Permit plugin \"{p.name}\": {st.message()}", plugin=p.name)
         if waits:
             uid = (pod.get("metadata") or {}).get("uid", "")
             self.waiting_pods[uid] = WaitingPod(pod, waits, self.handle.clock)
@@ -428,7 +428,7 @@ class Framework:
             if st is not None and not st.is_success() and not st.is_skip():
                 if st.is_rejected():
                     return st.with_plugin(p.name)
-                return as_error(f"running PreBind plugin {p.name!r}: {st.message()}", plugin=p.name)
+                return as_error(f"running PreBind plugin \"{p.name}\": {st.message()}", plugin=p.name)
         return None
 
     async def run_bind(self, state: CycleState, pod: Obj, node_name: str) -> Status | None:
@@ -441,7 +441,7 @@ class Framework:
             if st is not None and not st.is_success():
                 if st.is_rejected():
                     return st.with_plugin(p.name)
-                return as_error(f"running Bind plugin {p.name!r}: {st.message()}", plugin=p.name)
+                return as_error(f"running Bind plugin \"{p.name}\": {st.message()}", plugin=p.name)
             return None
         return Status(Code.SKIP)
 

@@ -62,7 +62,7 @@ def test_prefilter_rules():
     assert st.code == Code.UNSCHEDULABLE and st.plugin == "A"
     f = fwk(("A", {"pre_filter": Status(Code.ERROR, ("boom",))}, 1))
     _, st, _ = f.run_pre_filter(CycleState(), pod())
-    assert st.code == Code.ERROR and st.reasons == ("running PreFilter plugin 'A': boom",)
+    assert st.code == Code.ERROR and st.reasons == ('running PreFilter plugin "A": boom',)
 
 
 def test_prefilter_results_intersect():
@@ -124,7 +124,7 @@ async def test_bind_skips_to_the_next_binder():
     assert f.plugins[1].args["bound"] == ["n1"]
     f = fwk(("A", {"bind": Status(Code.ERROR, ("down",))}, 1))
     st = await f.run_bind(CycleState(), pod(), "n1")
-    assert st.reasons == ("running Bind plugin 'A': down",)
+    assert st.reasons == ('running Bind plugin "A": down',)
 
 
 def test_default_profile_wiring():
