@@ -223,8 +223,9 @@ class JobController(Controller):
                                 "Skipped Job sync because completion mode is unknown")
             return None
         job = {**shared, "status": copy.deepcopy(shared.get("status") or {})}
+        satisfied = self.expectations.satisfied(key)      # before reading pods: a pod seen later waits a sync
         ctx = await self._context(key, job)
-        await self._sync(key, ctx)
+        await self._sync(key, ctx, satisfied)
         return min(ctx.requeue) if ctx.requeue else None
 
     async def _context(self, key: str, job: Obj) -> SyncCtx:
@@ -279,11 +280,10 @@ class JobController(Controller):
             out.append(p)
         return out
 
-    async def _sync(self, key: str, ctx: SyncCtx) -> None:
+    async def _sync(self, key: str, ctx: SyncCtx, satisfied: bool) -> None:
         """``syncJob`` after the counting: decide the finished condition, manage pods, then track the status."""
         job, status = ctx.job, ctx.job["status"]
         now = self.clock.now()
-        satisfied = self.expectations.satisfied(key)
         active = len(ctx.active_pods)
         if not status.get("startTime") and not ju.is_suspended(job):
             status["startTime"] = format_rfc3339(now)
