@@ -33,6 +33,7 @@ Filter = Callable[[Obj], bool]
 
 HISTORY = 20_000                    # events kept per resource for resuming watches
 WATCHER_BUFFER = 10_000             # events queued per watcher before it is dropped (client re-lists)
+RESTART_DELAY = 0.5                 # seconds before re-listing after the store watch failed
 
 
 class TooOld(Exception):
@@ -70,10 +71,15 @@ class CachedEvent:
     retyped: dict[str, CachedEvent] = field(default_factory=dict)
 
     def as_type(self, typ: str) -> CachedEvent:
-        """This event seen as another type (a selector transition); shared by all watchers, encodings too."""
+        """This event seen as another type (a selector transition); shared by all watchers, encodings too.
+        An object leaving the selection is DELETED carrying its previous state at this event's
+        resourceVersion, as upstream's ``cacheWatcher.convertToWatchEvent`` sends it."""
         ev = self.retyped.get(typ)
         if ev is None:
-            ev = self.retyped[typ] = CachedEvent(typ, self.key, self.obj, self.prev, self.rv)
+            obj = self.obj
+            if typ == "DELETED" and self.type == "MODIFIED" and self.prev is not None:
+                obj = {**self.prev, "metadata": {**self.prev.get("metadata", {}), "resourceVersion": str(self.rv)}}
+            ev = self.retyped[typ] = CachedEvent(typ, self.key, obj, self.prev, self.rv)
         return ev
 
 
@@ -107,7 +113,7 @@ class Watcher:
 
     def _transform(self, ev: CachedEvent) -> CachedEvent | None:
         """Apply the filter with upstream's transitions: an object entering the selection is ADDED, leaving it
-        is DELETED (carrying the new state), staying is the event as is."""
+        is DELETED (carrying its previous state), staying is the event as is."""
         f = self.filter
         if f is None:
             return ev
@@ -239,7 +245,7 @@ class WatchCache:
                 raise
             except Exception:
                 log.exception("watch cache: store watch failed; restarting", extra={"revision": rev})
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(RESTART_DELAY)
                 # If history was compacted under us, rebuild from a fresh list.
                 try:
                     rev = await self._relist()
@@ -255,11 +261,13 @@ class WatchCache:
             rc = self.resource(storage_of(kv.key))
             old = rc.objects.get(kv.key)
             if old is None or old["metadata"]["resourceVersion"] != obj["metadata"]["resourceVersion"]:
-                rc.apply(CachedEvent("ADDED" if old is None else "MODIFIED", kv.key, obj, old, kv.mod_revision))
-        for rc in self.resources.values():
+                self._dispatch(rc, CachedEvent("ADDED" if old is None else "MODIFIED", kv.key, obj, old,
+                                               kv.mod_revision))
+        for rc in list(self.resources.values()):
             for key in [k for k in rc.objects if k not in seen]:
                 old = rc.objects[key]
-                rc.apply(CachedEvent("DELETED", key, old, old, rev))
+                gone = {**old, "metadata": {**old["metadata"], "resourceVersion": str(rev)}}
+                self._dispatch(rc, CachedEvent("DELETED", key, gone, old, rev))
         self._advance(rev)
         return rev
 
@@ -275,13 +283,18 @@ class WatchCache:
             obj = decode(kv)
             typ = "ADDED" if prev is None else "MODIFIED"
             cev = CachedEvent(typ, kv.key, obj, prev, kv.mod_revision)
+        self._dispatch(rc, cev)
+        self._advance(kv.mod_revision)
+
+    def _dispatch(self, rc: ResourceCache, cev: CachedEvent) -> None:
+        """Apply one event and tell the in-process listeners — also for the events a re-list synthesises, or
+        RBAC and CRD state would miss what changed while the store watch was down."""
         rc.apply(cev)
         for fn in self.listeners:
             try:
                 fn(cev)
             except Exception:
                 log.exception("watch cache listener failed")
-        self._advance(kv.mod_revision)
 
     def _advance(self, rev: int) -> None:
         if rev <= self.revision:
