@@ -21,3 +21,21 @@ def test_random_suffix_uses_upstreams_alphabet() -> None:
     suffixes = {registry._random_suffix() for _ in range(200)}
     assert all(len(s) == 5 and set(s) <= set(registry.GENERATE_CHARS) for s in suffixes)
     assert len(suffixes) > 190
+
+
+def test_copy_object_is_deep_for_containers_and_shares_immutable_leaves() -> None:
+    import datetime
+    stamp = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    obj = {"metadata": {"name": "x", "labels": {"a": "b"}, "finalizers": ["f"]},
+           "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}], "n": 1, "f": 1.5, "b": True,
+                    "none": None, "big": 2 ** 80, "when": stamp}}
+    out = registry.copy_object(obj)
+    assert out == obj
+    out["metadata"]["labels"]["a"] = "changed"
+    out["metadata"]["finalizers"].append("g")
+    out["spec"]["containers"][0]["ports"][0]["containerPort"] = 81
+    assert obj["metadata"]["labels"] == {"a": "b"}
+    assert obj["metadata"]["finalizers"] == ["f"]
+    assert obj["spec"]["containers"][0]["ports"][0]["containerPort"] == 80
+    assert out["spec"]["when"] is stamp and out["spec"]["big"] == 2 ** 80
+
