@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import ssl
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ class UserInfo:
 
 ANONYMOUS_USER = UserInfo(ANONYMOUS, groups=("system:unauthenticated",))
 TokenAuthenticator = Callable[[str], "UserInfo | None"]
+_UNKNOWN: Any = object()
 
 
 def from_peercert(cert: dict[str, Any] | None) -> UserInfo | None:
@@ -64,14 +66,18 @@ class Authenticator:
     def __init__(self, *, static_token: str | None = None) -> None:
         self._static = static_token
         self.token_authenticators: list[TokenAuthenticator] = []
+        self._cert_users: weakref.WeakKeyDictionary[ssl.SSLObject, UserInfo | None] = weakref.WeakKeyDictionary()
 
     def authenticate(self, transport: Any, authorization: str | None) -> UserInfo:
         if transport is not None:
             sslobj = transport.get_extra_info("ssl_object")
             if isinstance(sslobj, ssl.SSLObject):
-                user = from_peercert(sslobj.getpeercert())
+                # A connection's peer certificate never changes: decode it once per connection, not per request.
+                user = self._cert_users.get(sslobj, _UNKNOWN)
+                if user is _UNKNOWN:
+                    user = self._cert_users[sslobj] = from_peercert(sslobj.getpeercert())
                 if user is not None:
-                    return user
+                    return user  # type: ignore[return-value]
         if authorization:
             scheme, _, token = authorization.partition(" ")
             token = token.strip()
