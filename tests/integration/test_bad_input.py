@@ -345,9 +345,11 @@ def test_duplicate_yaml_keys(http: Http, ns: str) -> None:
 
 
 def test_bad_field_validation_value(http: Http, ns: str) -> None:
-    expect_status(http("POST", cm_path(ns) + "?fieldValidation=Loose", {"metadata": {"name": "x"}}), 400,
-                  "BadRequest", 'fieldValidation: Unsupported value: "Loose": supported values: "Ignore", "Strict", '
-                  '"Warn"')
+    # Upstream validates the decoded CreateOptions: one 422 naming the options kind.
+    st = expect_status(http("POST", cm_path(ns) + "?fieldValidation=Loose", {"metadata": {"name": "x"}}), 422,
+                       "Invalid", 'CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: '
+                       '"Loose": supported values: "", "Ignore", "Strict", "Warn"')
+    assert st["details"]["kind"] == "CreateOptions" and st["details"]["group"] == "meta.k8s.io"
     assert_no_configmaps(http, ns)
 
 
@@ -607,16 +609,27 @@ def test_apply_without_field_manager_is_422(http: Http, ns: str) -> None:
     ("GET", "fieldSelector=spec.nope=1",
      '"spec.nope" is not a known field selector: only "metadata.name", "metadata.namespace"'),
     ("GET", "resourceVersion=abc", None),
-    ("GET", "resourceVersionMatch=Exact", "resourceVersionMatch is forbidden unless resourceVersion is provided"),
-    ("GET", "resourceVersion=1&resourceVersionMatch=Sometimes", None),
     ("GET", "continue=not-a-token", None),
     ("GET", "watch=true&timeoutSeconds=soon", None),
-    ("POST", "dryRun=Maybe", 'Invalid dryRun value: "Maybe": supported values: "All"'),
     ("DELETE", "gracePeriodSeconds=later", None),
 ])
-def test_bad_query_parameters_are_400(http: Http, ns: str, method: str, query: str, message: str | None) -> None:
+def test_undecodable_query_parameters_are_400(http: Http, ns: str, method: str, query: str,
+                                              message: str | None) -> None:
+    expect_status(http(method, cm_path(ns) + "?" + query), 400, "BadRequest", message)
+    assert_no_configmaps(http, ns)
+
+
+@pytest.mark.parametrize(("method", "query", "message"), [
+    ("GET", "resourceVersionMatch=Exact", 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+     "resourceVersionMatch is forbidden unless resourceVersion is provided"),
+    ("GET", "resourceVersion=1&resourceVersionMatch=Sometimes", 'ListOptions.meta.k8s.io "" is invalid: '
+     'resourceVersionMatch: Unsupported value: "Sometimes": supported values: "Exact", "NotOlderThan", ""'),
+    ("POST", "dryRun=Maybe", 'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: '
+     '[]string{"Maybe"}: supported values: "All"'),
+])
+def test_invalid_options_are_422(http: Http, ns: str, method: str, query: str, message: str) -> None:
     r = http(method, cm_path(ns) + "?" + query, {"metadata": {"name": "q"}} if method == "POST" else None)
-    expect_status(r, 400, "BadRequest", message)
+    expect_status(r, 422, "Invalid", message)
     assert_no_configmaps(http, ns)
 
 
