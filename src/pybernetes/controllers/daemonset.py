@@ -330,7 +330,7 @@ class DaemonSetController(Controller):
                              owner_ref=new_controller_ref(ds, api_version=API_VERSION, kind=KIND),
                              can_adopt=recheck_owner(self.client, DAEMONSETS, ds, KIND))
         histories = await manager.claim([r for r in self.revisions.list(ns)
-                                         if controller_ref(r) is None or controller_ref(r).get("uid") == uid_of(ds)])
+                                         if (ref := controller_ref(r)) is None or ref.get("uid") == uid_of(ds)])
         data = raw(template_patch(ds))
         current: list[Obj] = []
         old: list[Obj] = []

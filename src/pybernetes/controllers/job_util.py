@@ -196,7 +196,11 @@ def with_completion_index(template: Obj, job_name: str, index: int) -> Obj:
 
 def sort_active_first_to_remove(pods: list[Obj]) -> list[Obj]:
     """``controller.ActivePods`` order: unscheduled, pending, not ready, ... before the rest."""
-    return sorted(pods, key=functools.cmp_to_key(lambda a, b: compare_for_deletion((a, 0), (b, 0))))
+    return sorted(pods, key=functools.cmp_to_key(_removal_order))
+
+
+def _removal_order(a: Obj, b: Obj) -> int:
+    return compare_for_deletion((a, 0), (b, 0))
 
 
 def active_pods_for_removal(job: Obj, pods: list[Obj], rm_at_least: int) -> list[Obj]:

@@ -280,9 +280,12 @@ class StatefulSetController(Controller):
         status: Obj = {"observedGeneration": int((sts.get("metadata") or {}).get("generation") or 0),
                        "currentRevision": name_of(current), "updateRevision": name_of(update),
                        "collisionCount": collision_count}
-        counting = {"min_ready": min_ready, "current_revision": name_of(current),
-                    "update_revision": name_of(update), "now": now}
-        su.count_replicas(status, pods, **counting)
+
+        def recount(counted: list[Obj]) -> None:
+            su.count_replicas(status, counted, min_ready=min_ready, current_revision=name_of(current),
+                              update_revision=name_of(update), now=now)
+
+        recount(pods)
         start, count = su.start_ordinal(sts), su.replicas_of(sts)
         replicas: list[Obj | None] = [None] * count
         condemned: list[Obj] = []
@@ -304,11 +307,11 @@ class StatefulSetController(Controller):
         err: BaseException | None = None
         try:
             done = await self._process(sts, update_set, full, condemned, first_unhealthy, monotonic, min_ready)
-            su.count_replicas(status, [*full, *condemned], **counting)
+            recount([*full, *condemned])
             if done and (spec.get("updateStrategy") or {}).get("type") == "RollingUpdate":
                 await self._rolling_update(sts, update, full, status, min_ready)
         except Exception as e:                       # the status is still written, then the error re-raised
-            su.count_replicas(status, [*full, *condemned], **counting)
+            recount([*full, *condemned])
             err = e
         return status, err
 
