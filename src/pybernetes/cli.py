@@ -87,7 +87,16 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--node-capacity", default="cpu=8,memory=32Gi,pods=110",
                    help="capacity of each simulated node")
     a.add_argument("--node-labels", default="", help="extra labels k=v,k2=v2")
+    a.add_argument("--registry-config", type=pathlib.Path, default=None,
+                   help="registries.yaml: mirrors and credentials (default /etc/pybernetes/registries.yaml if present)")
+    a.add_argument("--disable-default-registry-endpoint", action="store_true",
+                   help="pull registries that have mirrors from their mirrors only")
     _add_logging(a)
+
+    from pybernetes.kubelet.images.command import configure_parser as configure_images
+    im = sub.add_parser("images", help="the node's image store: import, list, pull, rm")
+    configure_images(im)
+    _add_logging(im)
     return ap
 
 
@@ -223,6 +232,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "agent":
         from pybernetes.kubelet.main import run_agent
         sys.exit(asyncio.run(_run_until_signal(run_agent(args))))
+    if args.command == "images":
+        from pybernetes.kubelet.images.command import run as run_images
+        sys.exit(run_images(args))
     sys.exit(2)
 
 
