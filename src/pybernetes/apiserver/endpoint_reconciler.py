@@ -4,6 +4,10 @@ Upstream's "lease" endpoint reconciler: each API server renews a small record of
 (``/registry/_masterleases/leases/<ip>``) every ``RENEW`` seconds and rewrites the Endpoints to the addresses
 whose records are fresh, so with several API servers on etcd the in-cluster ``kubernetes`` Service reaches all of
 them and a stopped server drops out within ``TTL`` seconds.
+
+``RENEW`` and ``TTL`` (10 s and 30 s, upstream's defaults) can be set for a server process with the environment
+variables ``PYBERNETES_APISERVER_LEASE_RENEW_SECONDS`` and ``PYBERNETES_APISERVER_LEASE_TTL_SECONDS``, read once at
+import: tests of several API servers use a few seconds to watch a stopped one drop out quickly.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import os
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -24,15 +30,29 @@ from pybernetes.storage import interface as st
 
 log = logging.getLogger(__name__)
 PREFIX = "/registry/_masterleases/leases/"
-RENEW = 10.0
-TTL = 30.0
+RENEW_ENV = "PYBERNETES_APISERVER_LEASE_RENEW_SECONDS"
+TTL_ENV = "PYBERNETES_APISERVER_LEASE_TTL_SECONDS"
+
+
+def timing_from_env(env: Mapping[str, str]) -> tuple[float, float]:
+    """(renew, ttl) seconds: the environment's if they are positive numbers, else 10 and 30."""
+    def seconds(name: str, default: float) -> float:
+        try:
+            v = float(env.get(name, default))
+        except ValueError:
+            return default
+        return v if v > 0 else default
+    return seconds(RENEW_ENV, 10.0), seconds(TTL_ENV, 30.0)
+
+
+RENEW, TTL = timing_from_env(os.environ)
 USER = UserInfo("system:apiserver", groups=("system:masters", "system:authenticated"))
 OPTS = WriteOptions(field_manager="kube-apiserver")
 Obj = dict[str, Any]
 
 
-async def renew(store: st.Store, ip: str, port: int) -> None:
-    value = orjson.dumps({"ip": ip, "port": port, "renewTime": time.time()})
+async def renew(store: st.Store, ip: str, port: int, *, clock: Callable[[], float] = time.time) -> None:
+    value = orjson.dumps({"ip": ip, "port": port, "renewTime": clock()})
     key = PREFIX + ip
     kv = await store.get(key)
     if kv is None:
@@ -47,13 +67,17 @@ async def renew(store: st.Store, ip: str, port: int) -> None:
             pass
 
 
-async def live_addresses(store: st.Store, port: int) -> list[str]:
+async def live_addresses(store: st.Store, port: int, *, clock: Callable[[], float] = time.time) -> list[str]:
+    """Addresses whose record was renewed within ``TTL`` (read at call time) for this port, sorted."""
     _, kvs = await store.list(PREFIX)
-    now = time.time()
+    now = clock()
     out = []
     for kv in kvs:
-        rec = orjson.loads(kv.value)
-        if now - rec.get("renewTime", 0) <= TTL and rec.get("port") == port:
+        try:
+            rec = orjson.loads(kv.value)
+        except orjson.JSONDecodeError:
+            continue
+        if now - rec.get("renewTime", 0) <= TTL and rec.get("port") == port and rec.get("ip"):
             out.append(rec["ip"])
     return sorted(out)
 
@@ -99,9 +123,9 @@ async def _put(rest: GenericREST, group: str, version: str, plural: str, desired
     await rest.guaranteed_update(res, "default", "kubernetes", update, opts=OPTS, user=USER)
 
 
-async def reconcile_once(rest: GenericREST, ip: str, port: int) -> None:
-    await renew(rest.state.store, ip, port)
-    ips = await live_addresses(rest.state.store, port) or [ip]
+async def reconcile_once(rest: GenericREST, ip: str, port: int, *, clock: Callable[[], float] = time.time) -> None:
+    await renew(rest.state.store, ip, port, clock=clock)
+    ips = await live_addresses(rest.state.store, port, clock=clock) or [ip]
     await _put(rest, "", "v1", "endpoints", endpoints(ips, port), ("subsets",))
     await _put(rest, "discovery.k8s.io", "v1", "endpointslices", endpoint_slice(ips, port),
                ("addressType", "endpoints", "ports"))
