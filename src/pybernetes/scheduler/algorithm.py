@@ -10,8 +10,9 @@ that node first.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from pybernetes.scheduler.framework import (
@@ -99,8 +100,12 @@ class ScheduleResult:
 def select_host(nodes: Sequence[Any], totals: Sequence[int], rng: random.Random) -> Any:
     """A node with the highest total score, chosen uniformly among ties (upstream's reservoir sampling)."""
     best = max(totals)
-    ties = [i for i, t in enumerate(totals) if t == best]
-    return nodes[ties[0] if len(ties) == 1 else ties[rng.randrange(len(ties))]]
+    count = totals.count(best) if isinstance(totals, list) else sum(1 for t in totals if t == best)
+    pick = rng.randrange(count) if count > 1 else 0
+    i = -1
+    for _ in range(pick + 1):
+        i = totals.index(best, i + 1)
+    return nodes[i]
 
 
 class Algorithm:
@@ -186,6 +191,10 @@ class Algorithm:
         try:
             filters = fwk.cycle_filters(state, pod)
             if len(filters) == 1 and not nominated:
+                pred = fwk.cycle_predicate(state, pod)
+                if pred is not None:
+                    return self._filter_by_predicate(pred, filters[0], order, want, diagnosis, statuses)
+            if len(filters) == 1 and not nominated:
                 name, f = filters[0]
                 for node in order:
                     st = f(node)
@@ -221,6 +230,26 @@ class Algorithm:
                         break
         except Exception as e:
             return [], as_error(f"running filter plugins: {e!r}")
+        return feasible, None
+
+    def _filter_by_predicate(self, pred: Callable[[Any], bool], named_filter: tuple[str, Callable[[Any], Any]],
+                             order: list[Any], want: int, diagnosis: Diagnosis,
+                             statuses: dict[str, Status]) -> tuple[list[Any], Status | None]:
+        """The fast path: one filter with an exact boolean predicate, run by the C ``filter`` builtin until
+        ``want`` nodes pass; only the nodes that failed on the way are filtered again for their Status."""
+        feasible = list(islice(filter(pred, order), want))
+        examined = order.index(feasible[-1]) + 1 if len(feasible) == want else len(order)
+        if examined > len(feasible):
+            name, f = named_filter
+            passed = {id(n) for n in feasible}
+            for node in order[:examined]:
+                if id(node) not in passed:
+                    st = f(node)
+                    if st is None or not st.code:
+                        return [], as_error(f"filter plugin \"{name}\": predicate and filter disagree on "
+                                            f"node {node.name}", plugin=name)
+                    if (err := self._rejected(diagnosis, statuses, node, name, st)) is not None:
+                        return [], err
         return feasible, None
 
     @staticmethod

@@ -22,6 +22,7 @@ import random
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from operator import add
 from typing import Any
 
 from pybernetes.client.clock import REAL, Clock
@@ -234,6 +235,16 @@ class Framework:
             out.append((name, prep(state, pod) if prep is not None else partial(f, state, pod)))
         return out
 
+    def cycle_predicate(self, state: CycleState, pod: Obj) -> Callable[[Any], bool] | None:
+        """When exactly one filter runs this cycle and it offers ``prepare_predicate(state, pod)`` — a boolean
+        that is True exactly when its filter returns success — that predicate (the algorithm then lets the C
+        ``filter`` builtin walk the nodes); else None."""
+        fs = self.active_filters(state)
+        if len(fs) != 1:
+            return None
+        prep = getattr(getattr(fs[0][1], "__self__", None), "prepare_predicate", None)
+        return prep(state, pod) if prep is not None else None
+
     def run_filter(self, state: CycleState, pod: Obj, node: Any) -> Status | None:
         for name, f in self.active_filters(state):
             try:
@@ -355,12 +366,10 @@ class Framework:
                 return as_error(f"applying score defaultWeights on Score plugins: plugin \"{p.name}\" returns an "
                                 f"invalid score {bad}, it should in the range of [{MIN_NODE_SCORE}, "
                                 f"{MAX_NODE_SCORE}] after normalizing", plugin=p.name)
-            if totals is None:
-                totals = [s * weight for s in scores] if weight != 1 else list(scores)
-            elif weight == 1:
-                totals = [t + s for t, s in zip(totals, scores, strict=True)]
-            else:
-                totals = [t + s * weight for t, s in zip(totals, scores, strict=True)]
+            if len(scores) != len(nodes):
+                return as_error(f"plugin \"{p.name}\" scored {len(scores)} of {len(nodes)} nodes", plugin=p.name)
+            weighted = scores if weight == 1 else [s * weight for s in scores]
+            totals = list(weighted) if totals is None else list(map(add, totals, weighted))
         return totals if totals is not None else [0] * len(nodes)
 
     # -------------------------------------------------------------------------------------------- binding cycle

@@ -170,3 +170,22 @@ def test_nominated_pods_hold_their_room_against_lower_priority_pods():
     assert err.message() == "0/1 nodes are available: 1 Insufficient cpu."
     _, _, (result, err) = run(nodes[:1], pod(cpu="1", priority=20), nominator=nominator)
     assert err is None and result.suggested_host == "a"        # a higher priority pod is not held back
+
+
+def test_predicate_path_records_the_nodes_it_passed_over():
+    nodes = [node(f"n{i:03}", cpu="1") for i in range(300)]
+    busy = [pod(f"x{i}", node=f"n{i:03}", cpu="1") for i in range(0, 100, 2)]    # every other of the first 100
+    algo, fwk, (result, err) = run(nodes, pod(cpu="500m"), busy)
+    # 300 nodes: look for 48% = 144 feasible ones; 50 of the first 100 are full, so 194 nodes are examined
+    assert err is None and result.feasible_nodes == 144
+    assert result.evaluated_nodes == 194 and algo.next_start_node_index == 194
+    state = state_for(pod(cpu="500m"))
+    fwk.run_pre_filter(state, pod(cpu="500m"))
+    assert fwk.cycle_predicate(state, pod(cpu="500m")) is not None
+
+
+def test_predicate_path_when_no_node_fits():
+    nodes = [node(f"n{i}", cpu="1") for i in range(5)]
+    _, _, (_, err) = run(nodes, pod(cpu="2"))
+    assert err.message() == "0/5 nodes are available: 5 Insufficient cpu."
+    assert err.diagnosis.unschedulable_plugins == {"NodeResourcesFit"}

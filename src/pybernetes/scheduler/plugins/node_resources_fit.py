@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
 
+from pybernetes.scheduler.cache import NodeInfo
 from pybernetes.scheduler.framework import (
     MAX_NODE_SCORE,
     NODE,
@@ -173,6 +174,23 @@ class NodeResourcesFit:
                 return None
             return slow(node)
         return fits_node
+
+    def prepare_predicate(self, state: CycleState, pod: Obj) -> Callable[[Any], bool] | None:
+        """True exactly when ``filter`` would pass the node (see Framework.cycle_predicate); None for pods with
+        extended resources, whose check needs the full filter."""
+        req = state.get(PRE_FILTER_KEY)
+        if req is None:
+            req = pod_request(pod, state.pod_info)
+        cpu, mem, eph, scalar = req
+        if scalar:
+            return None
+        if cpu > 0 and mem > 0 and eph == 0:               # the usual pod
+            return lambda n: cpu <= n.free_cpu and mem <= n.free_mem and n.free_pods > 0
+
+        def fits(n: NodeInfo) -> bool:
+            return (n.free_pods > 0 and (cpu <= 0 or cpu <= n.free_cpu) and (mem <= 0 or mem <= n.free_mem)
+                    and (eph <= 0 or eph <= n.free_eph))
+        return fits
 
     # ---------------------------------------------------------------------------------------------- score
     def pre_score(self, state: CycleState, pod: Obj, nodes: Sequence[Any]) -> Status | None:

@@ -144,3 +144,26 @@ def test_bypasses_extended_resources_the_pod_does_not_request():
 def test_unknown_strategy_is_refused():
     with pytest.raises(ValueError, match="not supported"):
         NodeResourcesFit(strategy="Nope")
+
+
+@pytest.mark.parametrize("reqs", [dict(cpu="1", memory="1"), dict(cpu="0", memory="1"), dict(memory="5"),
+                                  {"cpu": "1", "memory": "1", "ephemeral-storage": "1"}, {}])
+@pytest.mark.parametrize(("alloc_pods", "on_node"), [("32", [("5", "5")]), ("32", [("10", "20")]),
+                                                     ("32", [("11", "19")]), ("1", [("1", "1")]), ("32", [])])
+def test_predicate_is_exactly_the_filter(reqs, alloc_pods, on_node):
+    pl = NodeResourcesFit()
+    p = pod(containers=[ctr(**reqs)])
+    state = state_for(p)
+    pl.pre_filter(state, p)
+    pred = pl.prepare_predicate(state, p)
+    ni = node_info(node(cpu="10", mem="20", pods=alloc_pods, extra={"ephemeral-storage": "1"}),
+                   *[existing(c, m) for c, m in on_node])
+    assert pred(ni) is (pl.filter(state, p, ni) is None)
+
+
+def test_no_predicate_for_extended_resources():
+    pl = NodeResourcesFit()
+    p = pod(containers=[ctr(cpu="1", **{"example.com/gpu": "1"})])
+    state = state_for(p)
+    pl.pre_filter(state, p)
+    assert pl.prepare_predicate(state, p) is None
