@@ -245,3 +245,37 @@ def test_apply_invalid_change_is_rejected_and_nothing_changes(server: Server, ns
     assert p.stderr.strip() == ('The Deployment "web" is invalid: spec.replicas: Invalid value: -1: '
                                 'must be greater than or equal to 0')
     assert get_json(server, ns, "deployment", "web")["spec"]["replicas"] == 2
+
+
+def test_client_side_apply_list_merge_keys_and_retain_keys(server: Server, ns: str, tmp_path: pathlib.Path) -> None:
+    """kubectl computes `$setElementOrder`, deletions by merge key and `$retainKeys` patches; the server applies
+    them with upstream's merge keys (Service ports by port+protocol, strategy retaining only `type`)."""
+    service = textwrap.dedent("""\
+        apiVersion: v1
+        kind: Service
+        metadata: {name: s}
+        spec:
+          selector: {app: s}
+          ports:
+          - {name: http, port: 80, targetPort: 8080}
+          - {name: https, port: 443, targetPort: 8443}
+        """)
+    path = write(tmp_path, "svc.yaml", service)
+    server.kubectl("-n", ns, "apply", "-f", path, version=V)
+    write(tmp_path, "svc.yaml", service.replace("  - {name: http, port: 80, targetPort: 8080}\n", "")
+          .replace("8443}", "9443}\n  - {name: metrics, port: 9090}"))
+    assert server.kubectl("-n", ns, "apply", "-f", path, version=V).stdout == "service/s configured\n"
+    ports = get_json(server, ns, "service", "s")["spec"]["ports"]
+    assert ports == [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 9443},
+                     {"name": "metrics", "port": 9090, "protocol": "TCP", "targetPort": 9090}]
+
+    rolling = DEPLOYMENT.replace("  replicas: 2\n", "  replicas: 2\n  strategy:\n    type: RollingUpdate\n"
+                                 "    rollingUpdate: {maxSurge: 1}\n")
+    path = write(tmp_path, "dep.yaml", rolling)
+    server.kubectl("-n", ns, "apply", "-f", path, version=V)
+    assert get_json(server, ns, "deployment", "web")["spec"]["strategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": "25%"}}
+    write(tmp_path, "dep.yaml", DEPLOYMENT.replace("  replicas: 2\n", "  replicas: 2\n  strategy:\n"
+                                                   "    type: Recreate\n"))
+    server.kubectl("-n", ns, "apply", "-f", path, version=V)
+    assert get_json(server, ns, "deployment", "web")["spec"]["strategy"] == {"type": "Recreate"}
