@@ -40,7 +40,7 @@ class Platform:
     def parse(cls, text: str) -> Platform:
         """``linux/arm64/v8``, ``linux/amd64``, or an architecture alone (``aarch64``)."""
         parts = text.strip().lower().split("/")
-        if len(parts) == 1:
+        if len(parts) == 1 and parts[0]:
             return normalize(cls("linux", parts[0]))
         if len(parts) > 3 or not all(parts):
             raise ValueError(f"invalid platform {text!r}")

@@ -1,0 +1,1 @@
+"""The project's own test tooling (importable by tests, ``tools/`` scripts and ``make up``); never used at run time."""
