@@ -14,6 +14,7 @@ in the middle of one and the cache itself is a consistent view.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
@@ -32,6 +33,21 @@ from pybernetes.scheduler.podinfo import (
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 NO_SCHEDULE_EFFECTS = frozenset(("NoSchedule", "NoExecute"))
+MAX_STATE_IDS = 100_000
+_state_ids: dict[tuple[int, ...], int] = {}
+_next_state_id = itertools.count(1)
+
+
+def resource_state_id(state: tuple[int, ...]) -> int:
+    """A small int naming a node resource state, so per-cycle score memos hash an int, not a tuple. Ids are
+    never reused: when the table is cleared (it is bounded), equal states may get new ids — a missed memo hit,
+    never a wrong one."""
+    sid = _state_ids.get(state)
+    if sid is None:
+        if len(_state_ids) >= MAX_STATE_IDS:
+            _state_ids.clear()
+        sid = _state_ids[state] = next(_next_state_id)
+    return sid
 
 
 class NodeInfo:
@@ -55,7 +71,7 @@ class NodeInfo:
         self.alloc_scalar: dict[str, int] = EMPTY
         self.req_cpu = self.req_mem = self.req_eph = self.nz_cpu = self.nz_mem = 0
         self.free_cpu = self.free_mem = self.free_eph = self.free_pods = 0     # allocatable − requested
-        self.resource_key: tuple[int, ...] = ()
+        self.resource_key = 0
         self.req_scalar: dict[str, int] = {}
         self.pods: dict[str, PodInfo] = {}
         self.pods_with_affinity: dict[str, PodInfo] = {}
@@ -86,13 +102,14 @@ class NodeInfo:
         self.generation += 1
 
     def _update_free(self) -> None:
-        """Refresh the derived fields the hot paths read: free room, and ``resource_key``, the cpu/memory state
-        that resource scores depend on (nodes with equal keys score equally for a given pod)."""
+        """Refresh the derived fields the hot paths read: free room, and ``resource_key``, an id of the cpu/memory
+        state that resource scores depend on (nodes with equal keys score equally for a given pod)."""
         self.free_cpu = self.alloc_cpu - self.req_cpu
         self.free_mem = self.alloc_mem - self.req_mem
         self.free_eph = self.alloc_eph - self.req_eph
         self.free_pods = self.alloc_pods - len(self.pods)
-        self.resource_key = (self.alloc_cpu, self.alloc_mem, self.req_cpu, self.req_mem, self.nz_cpu, self.nz_mem)
+        self.resource_key = resource_state_id(
+            (self.alloc_cpu, self.alloc_mem, self.req_cpu, self.req_mem, self.nz_cpu, self.nz_mem))
 
     # -------------------------------------------------------------------------------------------- pods
     def add_pod(self, pi: PodInfo) -> None:

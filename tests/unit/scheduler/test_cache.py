@@ -101,3 +101,15 @@ def test_affinity_node_lists():
     assert [n.name for n in cache.have_pods_with_required_anti_affinity()] == ["n1"]
     cache.remove_pod(anti["metadata"]["uid"])
     assert cache.have_pods_with_affinity() == [] and cache.have_pods_with_required_anti_affinity() == []
+
+
+def test_resource_key_names_the_resource_state():
+    a, b = NodeInfo(node("a")), NodeInfo(node("b"))
+    assert a.resource_key == b.resource_key
+    p = PodInfo(pod("x", cpu="1", node="a"))
+    a.add_pod(p)
+    assert a.resource_key != b.resource_key
+    b.add_pod(PodInfo(pod("y", cpu="1", node="b")))
+    assert a.resource_key == b.resource_key
+    a.remove_pod(p.uid)
+    assert a.resource_key == NodeInfo(node("c")).resource_key

@@ -214,7 +214,7 @@ class NodeResourcesFit:
         pc, pm = reqs
         out: list[int] = []
         append = out.append
-        memo: dict[tuple[int, ...], int] = {}        # nodes in the same resource state score the same
+        memo: dict[int, int] = {}        # nodes in the same resource state score the same
         for n in nodes:
             key = n.resource_key
             s = memo.get(key)
