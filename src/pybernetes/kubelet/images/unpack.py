@@ -121,6 +121,10 @@ class _Applier:
         self.dirs: dict[str, str] = {"": self.root}      # tar-relative dir → resolved absolute path
         self.deferred: list[tuple[str, tarfile.TarInfo]] = []
         self.warned: set[str] = set()
+        # new entries already belong to us; lchown only when the archive says otherwise (a syscall per entry
+        # saved on typical all-root layers), or always once a setgid directory may have passed its group on
+        self.ids = (os.geteuid(), os.getegid())
+        self.chown_always = False
 
     # -------------------------------------------------------------------------------- path resolution
     def resolve_dir(self, rel: str) -> str:
@@ -176,6 +180,7 @@ class _Applier:
             if stat.S_ISDIR(st.st_mode):
                 if self.privileged:
                     os.lchown(path, st.st_uid, st.st_gid)
+                    self.chown_always |= bool(st.st_mode & stat.S_ISGID)
                 os.chmod(path, stat.S_IMODE(st.st_mode))
             break
 
@@ -275,7 +280,10 @@ class _Applier:
     def _owner(self, path: str, m: tarfile.TarInfo) -> None:
         if not self.privileged:
             return
-        os.lchown(path, m.uid, m.gid)
+        if m.isdir() and m.mode & stat.S_ISGID:
+            self.chown_always = True
+        if self.chown_always or m.isdir() or (m.uid, m.gid) != self.ids:   # a directory may pre-exist
+            os.lchown(path, m.uid, m.gid)
         for key, value in m.pax_headers.items():
             if key.startswith(PAX_XATTR):
                 attr = key[len(PAX_XATTR):]
