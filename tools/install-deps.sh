@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(
   iproute2 procps ca-certificates openssl
   etcd-server etcd-client
+  docker-registry busybox-static nginx-light zstd
 )
 missing=()
 for p in "${PKGS[@]}"; do
