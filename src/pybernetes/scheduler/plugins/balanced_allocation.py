@@ -19,6 +19,7 @@ from pybernetes.scheduler.plugins.resource_allocation import (
     node_vectors,
     pod_scoring_requests,
     resource_specs,
+    score_by_resource_state,
 )
 
 Obj = dict[str, Any]
@@ -73,23 +74,15 @@ class BalancedAllocation:
         if not self._default:
             return [self.score(state, pod, n) for n in nodes]
         pc, pm = reqs
-        out: list[int] = []
-        append = out.append
-        memo: dict[int, int] = {}        # nodes in the same resource state score the same
-        for n in nodes:
-            key = n.resource_key
-            s = memo.get(key)
-            if s is None:
-                ac, am = n.alloc_cpu, n.alloc_mem
-                if ac and am:
-                    fc = (n.req_cpu + pc) / ac
-                    fm = (n.req_mem + pm) / am
-                    s = int((1 - abs(((fc if fc < 1.0 else 1.0) - (fm if fm < 1.0 else 1.0)) / 2)) * MAX_NODE_SCORE)
-                else:
-                    s = MAX_NODE_SCORE             # one fraction or none: no deviation
-                memo[key] = s
-            append(s)
-        return out
+
+        def balanced(n: Any) -> int:                     # cpu and memory: std = |f1 − f2| / 2
+            ac, am = n.alloc_cpu, n.alloc_mem
+            if not (ac and am):
+                return MAX_NODE_SCORE                    # one fraction or none: no deviation
+            fc = min((n.req_cpu + pc) / ac, 1.0)
+            fm = min((n.req_mem + pm) / am, 1.0)
+            return int((1 - abs((fc - fm) / 2)) * MAX_NODE_SCORE)
+        return score_by_resource_state(nodes, balanced)
 
 
 def new(args: dict[str, Any], handle: Any) -> BalancedAllocation:

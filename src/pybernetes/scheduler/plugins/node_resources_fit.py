@@ -35,6 +35,7 @@ from pybernetes.scheduler.plugins.resource_allocation import (
     node_vectors,
     pod_scoring_requests,
     resource_specs,
+    score_by_resource_state,
 )
 from pybernetes.scheduler.podinfo import CPU, EPHEMERAL, MEMORY, PODS, PodInfo
 
@@ -212,24 +213,14 @@ class NodeResourcesFit:
         if not self._default_scoring:
             return [self.score(state, pod, n) for n in nodes]
         pc, pm = reqs
-        out: list[int] = []
-        append = out.append
-        memo: dict[int, int] = {}        # nodes in the same resource state score the same
-        for n in nodes:
-            key = n.resource_key
-            s = memo.get(key)
-            if s is None:
-                ac, am = n.alloc_cpu, n.alloc_mem
-                rc, rm = n.nz_cpu + pc, n.nz_mem + pm
-                lc = ((ac - rc) * MAX_NODE_SCORE // ac if rc <= ac else 0) if ac else -1
-                lm = ((am - rm) * MAX_NODE_SCORE // am if rm <= am else 0) if am else -1
-                if lc >= 0 and lm >= 0:
-                    s = (lc + lm) // 2
-                else:
-                    s = max(lc, lm, 0)
-                memo[key] = s
-            append(s)
-        return out
+
+        def least_allocated(n: NodeInfo) -> int:        # cpu and memory, weight 1 each
+            ac, am = n.alloc_cpu, n.alloc_mem
+            rc, rm = n.nz_cpu + pc, n.nz_mem + pm
+            lc = ((ac - rc) * MAX_NODE_SCORE // ac if rc <= ac else 0) if ac else -1
+            lm = ((am - rm) * MAX_NODE_SCORE // am if rm <= am else 0) if am else -1
+            return (lc + lm) // 2 if lc >= 0 and lm >= 0 else max(lc, lm, 0)
+        return score_by_resource_state(nodes, least_allocated)
 
 
 def new(args: dict[str, Any], handle: Any) -> NodeResourcesFit:
