@@ -52,9 +52,13 @@ class Informer:
     def add_handler(self, on_add: AddFn | None = None, on_update: UpdateFn | None = None,
                     on_delete: DeleteFn | None = None) -> None:
         self._handlers.append((on_add, on_update, on_delete))
-        for obj in list(self.store.values()):
-            if on_add:
-                on_add(obj)
+        if on_add is None:
+            return
+        for key, obj in list(self.store.items()):
+            try:
+                on_add(obj)                 # a late handler first sees the cache, as client-go replays it
+            except Exception:
+                log.exception("informer handler failed", extra={"resource": self.res.plural, "key": key})
 
     def add_index(self, name: str, fn: IndexFn) -> None:
         self._indexers[name] = fn

@@ -52,7 +52,7 @@ class WorkQueue:
         self._queue: collections.deque[Hashable] = collections.deque()
         self._dirty: set[Hashable] = set()
         self._processing: set[Hashable] = set()
-        self._waiting: dict[Hashable, asyncio.Task[None]] = {}
+        self._waiting: dict[Hashable, tuple[float, asyncio.Task[None]]] = {}   # key → (deadline, timer)
         self._getters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._shutdown = False
 
@@ -76,24 +76,33 @@ class WorkQueue:
                 return
 
     def add_after(self, key: Hashable, delay: float) -> None:
+        """Add ``key`` once ``delay`` seconds have passed on the queue's clock. A key already waiting keeps the
+        earlier of its two deadlines (client-go's delaying queue: "only update if it would be sooner")."""
         if self._shutdown:
             return
         if delay <= 0:
             self.add(key)
             return
-        if key in self._waiting:
-            return        # an earlier deadline is already pending; upstream keeps the earliest
+        deadline = self.clock.monotonic() + delay
+        pending = self._waiting.get(key)
+        if pending is not None:
+            if pending[0] <= deadline:
+                return
+            pending[1].cancel()
 
         async def later() -> None:
             try:
                 await self.clock.sleep(delay)
-                self._waiting.pop(key, None)
-                self.add(key)
             except asyncio.CancelledError:
-                self._waiting.pop(key, None)
+                if self._waiting.get(key, (0.0, None))[1] is timer:
+                    del self._waiting[key]
                 raise
+            if self._waiting.get(key, (0.0, None))[1] is timer:
+                del self._waiting[key]
+            self.add(key)
 
-        self._waiting[key] = asyncio.get_running_loop().create_task(later())
+        timer = asyncio.get_running_loop().create_task(later())
+        self._waiting[key] = (deadline, timer)
 
     def add_rate_limited(self, key: Hashable) -> None:
         self.add_after(key, self.limiter.when(key))
@@ -130,7 +139,7 @@ class WorkQueue:
 
     async def shutdown(self) -> None:
         self._shutdown = True
-        for t in list(self._waiting.values()):
+        for _, t in list(self._waiting.values()):
             t.cancel()
         while self._getters:
             fut = self._getters.popleft()
