@@ -159,7 +159,8 @@ class GenericREST:
     def _check_meta(self, res: Resource, obj: Obj) -> list:
         name_fn = res.strategy.name_fn or name_is_dns_subdomain
         return validate_object_meta(obj["metadata"], namespaced=res.namespaced, name_fn=name_fn,
-                                    path=Path("metadata"), standard_finalizers=not res.custom)
+                                    path=Path("metadata"),
+                                    standard_finalizers=_standard_finalizers(res))
 
     # ----------------------------------------------------------------- reads
     async def get_kv(self, res: Resource, ns: str, name: str) -> st.KV:
@@ -339,7 +340,7 @@ class GenericREST:
             strategy.prepare_for_update(new, old)
             errs = strategy.validate_update(new, old) + self._check_meta(res, new)
             errs += validate_object_meta_update(new_meta, old_meta, path=Path("metadata"),
-                                                standard_finalizers=not res.custom)
+                                                standard_finalizers=_standard_finalizers(res))
             if errs:
                 raise Invalid(res.kind, res.group, name, errs)
             await self.state.admission.validate(self.state, attrs)
@@ -552,6 +553,16 @@ class GenericREST:
             if not limit or len(kvs) <= limit:
                 return out, 0, ""
             cursor = kvs[-1].key
+
+
+# Groups whose upstream servers (apiextensions-apiserver, kube-aggregator) validate ObjectMeta with apimachinery's
+# generic rules only: core's standard-finalizer-name rule does not apply (CRDs carry
+# customresourcecleanup.apiextensions.k8s.io).
+GENERIC_META_GROUPS = frozenset({"apiextensions.k8s.io", "apiregistration.k8s.io"})
+
+
+def _standard_finalizers(res: Resource) -> bool:
+    return not res.custom and res.group not in GENERIC_META_GROUPS
 
 
 class _Retry(Exception):
