@@ -11,8 +11,8 @@ import base64
 import json
 import pathlib
 import tempfile
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -24,6 +24,7 @@ from tests.harness import Server
 pytestmark = pytest.mark.integration
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 WATCH_TIMEOUT = 10                      # seconds: a watch that misses an event ends instead of hanging the test
 
 
@@ -71,6 +72,17 @@ def deployment(name: str, *, replicas: int = 1, containers: list[Obj] | None = N
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"containers": containers or [{"name": "web", "image": "nginx:1.27"}]}}}}
+
+
+def retry_on_conflict(fn: Callable[[], T], attempts: int = 10) -> T:
+    """Run a read-modify-write until it does not hit a 409 (a controller wrote the object in between)."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except ApiException as e:
+            if e.status != 409 or i == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def collect(stream: Iterator[Obj], w: watch.Watch, count: int) -> list[Obj]:
@@ -166,9 +178,13 @@ def test_deployment_typed_models_defaults_status_and_scale(apps: client.AppsV1Ap
     assert c.ports[0].protocol == "TCP"
     assert d.spec.template.spec.restart_policy == "Always" and d.spec.template.spec.dns_policy == "ClusterFirst"
 
-    d.spec.template.spec.containers[0].image = "nginx:1.28"
-    d2 = apps.replace_namespaced_deployment("web", ns, d)
-    assert d2.metadata.generation == 2
+    # The deployment controller writes status concurrently: read-modify-replace retries on 409, as clients do.
+    def new_image() -> client.V1Deployment:
+        cur = apps.read_namespaced_deployment("web", ns)
+        cur.spec.template.spec.containers[0].image = "nginx:1.28"
+        return apps.replace_namespaced_deployment("web", ns, cur)
+    d2 = retry_on_conflict(new_image)
+    assert d2.metadata.generation == 2 and d2.spec.template.spec.containers[0].image == "nginx:1.28"
 
     scale = apps.read_namespaced_deployment_scale("web", ns)
     assert isinstance(scale, client.V1Scale) and scale.spec.replicas == 2 and scale.status.selector == "app=web"
@@ -177,10 +193,12 @@ def test_deployment_typed_models_defaults_status_and_scale(apps: client.AppsV1Ap
     assert apps.read_namespaced_deployment("web", ns).spec.replicas == 5
 
     # The status subresource writes status only; the main resource ignores status.
-    st = apps.read_namespaced_deployment_status("web", ns)
-    st.status = client.V1DeploymentStatus(replicas=5, ready_replicas=3, observed_generation=3)
-    st.spec.replicas = 9
-    after = apps.replace_namespaced_deployment_status("web", ns, st)
+    def write_status() -> client.V1Deployment:
+        st = apps.read_namespaced_deployment_status("web", ns)
+        st.status = client.V1DeploymentStatus(replicas=5, ready_replicas=3, observed_generation=3)
+        st.spec.replicas = 9
+        return apps.replace_namespaced_deployment_status("web", ns, st)
+    after = retry_on_conflict(write_status)
     assert after.status.ready_replicas == 3 and after.spec.replicas == 5
 
     # Deployments answer DELETE with the deleted object.
@@ -450,13 +468,15 @@ def test_watch_sees_live_events_and_filters_by_label(core: client.CoreV1Api, ns:
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
     core.create_namespaced_config_map(ns, configmap("other", {"pick": "no"}))
     core.create_namespaced_config_map(ns, configmap("mine", {"pick": "yes"}))
-    # Leaving the selection is a DELETED event for this watcher, with the object's new state.
-    core.patch_namespaced_config_map("mine", ns, {"metadata": {"labels": {"pick": "no"}}})
+    # Leaving the selection is a DELETED event for this watcher carrying the last state it matched in, at the
+    # resourceVersion of the change (upstream's cacheWatcher).
+    left = core.patch_namespaced_config_map("mine", ns, {"metadata": {"labels": {"pick": "no"}}})
     w = watch.Watch()
     events = collect(w.stream(core.list_namespaced_config_map, ns, label_selector="pick=yes",
                               resource_version=rv, timeout_seconds=WATCH_TIMEOUT), w, 2)
     assert [(e["type"], e["object"].metadata.name) for e in events] == [("ADDED", "mine"), ("DELETED", "mine")]
-    assert events[1]["object"].metadata.labels == {"pick": "no"}
+    assert events[1]["object"].metadata.labels == {"pick": "yes"}
+    assert events[1]["object"].metadata.resource_version == left.metadata.resource_version
 
 
 def test_watch_without_resource_version_starts_with_current_objects(core: client.CoreV1Api, ns: str) -> None:
@@ -642,9 +662,12 @@ def test_dynamic_client_crud(dyn: dynamic.DynamicClient, ns: str) -> None:
     patched = deps.patch(name="dyn", namespace=ns, body={"spec": {"replicas": 3}},
                          content_type="application/merge-patch+json")
     assert patched.spec.replicas == 3
-    body = patched.to_dict()
-    body["metadata"]["labels"]["changed"] = "yes"
-    replaced = deps.replace(body=body, namespace=ns)
+
+    def relabel() -> Any:
+        body = deps.get(name="dyn", namespace=ns).to_dict()
+        body["metadata"]["labels"]["changed"] = "yes"
+        return deps.replace(body=body, namespace=ns)
+    replaced = retry_on_conflict(relabel)
     assert replaced.metadata.labels["changed"] == "yes"
     deps.delete(name="dyn", namespace=ns)
     with pytest.raises(dynamic.exceptions.NotFoundError):
