@@ -9,11 +9,12 @@ events go to a counter. Nodes and pods are upstream's scheduler_perf templates: 
 pods; pods with one container requesting 100m CPU and 500Mi. The initial pods are scheduled first and not
 measured; then the measured pods are all created (queued) and the clock runs until every one is bound.
 
-Measured on the project machine (Debian 12, 2 vCPU, Python 3.11), 2026-11-28, 5,000 nodes, 1,000 initial pods,
-10,000 measured pods, median of 3 runs:
+Measured on the project machine (Debian 12, 2 vCPU, Python 3.11), 2026-11-27, 5,000 nodes, 1,000 initial pods,
+10,000 measured pods, median of 3 runs, while other sessions kept the load average at 8-11 (so this process got
+well under one core; "CPU" is the rate per second of CPU time this process actually used):
 
-    asyncio loop      ~1,500 pods/s
-    uvloop            ~1,600 pods/s
+    asyncio loop      ~1,300 pods/s wall      ~2,700 pods/s CPU
+    uvloop            ~1,300 pods/s wall      ~2,700 pods/s CPU
 
 Upstream's CI floor for this workload is 270 pods/s; the goal here is 700 pods/s.
 """
