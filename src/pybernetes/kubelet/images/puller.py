@@ -29,6 +29,7 @@ from typing import TypeVar
 import orjson
 
 from pybernetes.kubelet.images.config import Credential, Endpoint, Keyring, RegistriesConfig
+from pybernetes.kubelet.images.config import load as load_registries
 from pybernetes.kubelet.images.errors import RegistryError
 from pybernetes.kubelet.images.manifest import (
     INDEX_TYPES,
@@ -85,6 +86,15 @@ class ImagePuller:
         self._slots = asyncio.Semaphore(max_concurrent_downloads)
         self._pulls: dict[tuple[str, tuple[Credential, ...]], asyncio.Future[ImageRef]] = {}
         self._blobs: dict[str, asyncio.Future[None]] = {}
+
+    @classmethod
+    def for_agent(cls, data_dir: Path, *, registry_config: Path | None = None,
+                  disable_default_endpoint: bool = False, platform: Platform | None = None) -> ImagePuller:
+        """The node agent's puller: the store in ``<data_dir>/images`` (where ``pybernetes images`` looks by
+        default), ``registries.yaml`` from ``--registry-config`` or ``/etc/pybernetes/registries.yaml`` if
+        present. Raises ``config.ConfigError`` for a bad registries file (the agent's exit code 2)."""
+        registries = load_registries(registry_config, disable_default_endpoint=disable_default_endpoint)
+        return cls(ImageStore(data_dir / "images"), registries=registries, platform=platform)
 
     async def close(self) -> None:
         if self._own_client:

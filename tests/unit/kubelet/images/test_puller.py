@@ -255,3 +255,11 @@ async def test_diff_id_mismatch_rejected(servers, tmp_path: Path) -> None:  # ty
 ])
 def test_credentials_for(auth, n: int) -> None:  # type: ignore[no-untyped-def]
     assert len(credentials_for(auth, "docker.io/library/nginx:1")) == n
+
+
+def test_for_agent(tmp_path: Path) -> None:
+    yaml = tmp_path / "registries.yaml"
+    yaml.write_text('mirrors:\n  docker.io:\n    endpoint: ["http://127.0.0.1:5000"]\n')
+    p = ImagePuller.for_agent(tmp_path / "agent", registry_config=yaml, disable_default_endpoint=True)
+    assert p.store.root == tmp_path / "agent" / "images"
+    assert [e.api for e in p.registries.endpoints("docker.io")] == ["http://127.0.0.1:5000/v2"]

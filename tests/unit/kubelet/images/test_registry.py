@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,8 +12,9 @@ from aiohttp.test_utils import TestServer
 from tests.unit.kubelet.images.builders import small_image
 from tests.unit.kubelet.images.fakeregistry import FakeRegistry, serve
 
+from pybernetes.apiserver.certs import ensure_pki
 from pybernetes.kubelet.images import manifest as mt
-from pybernetes.kubelet.images.config import Credential, Endpoint, endpoint_url
+from pybernetes.kubelet.images.config import Credential, Endpoint, TLSConfig, endpoint_url
 from pybernetes.kubelet.images.errors import RegistryError
 from pybernetes.kubelet.images.manifest import Descriptor
 from pybernetes.kubelet.images.registry import RegistryClient
@@ -164,3 +166,35 @@ async def test_connection_refused(client: RegistryClient) -> None:
     with pytest.raises(RegistryError, match=rf"dial tcp 127.0.0.1:{port}: connect: connection refused") as e:
         await client.get_manifest(endpoint(f"127.0.0.1:{port}"), REPO, "1")
     assert e.value.status == 0
+
+
+@pytest.fixture()
+async def tls(reg: FakeRegistry, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
+    """The fake registry over HTTPS with a certificate from a private CA: (base URL, CA file)."""
+    pki = ensure_pki(tmp_path / "pki")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(pki.serving_cert, pki.serving_key)
+    srv = TestServer(reg.app(), host="127.0.0.1")
+    await srv.start_server(ssl=ctx)
+    reg.url = str(srv.make_url("")).rstrip("/")
+    yield reg.url, pki.server_ca
+    await srv.close()
+
+
+@pytest.mark.parametrize(("settings", "error"), [
+    ({}, "tls: failed to verify certificate"),
+    ({"ca_file": "CA"}, None),
+    ({"insecure_skip_verify": True}, None),
+])
+async def test_https_registry(tls: tuple[str, Path], client: RegistryClient, settings: dict,
+                              error: str | None) -> None:
+    url, ca = tls
+    registry, api, host = endpoint_url(url)
+    assert api.startswith("https://127.0.0.1:")
+    cfg = TLSConfig(**{k: str(ca) if v == "CA" else v for k, v in settings.items()})
+    ep = Endpoint(api=api, registry=registry, host=host, tls=cfg)
+    if error:
+        with pytest.raises(RegistryError, match=error):
+            await client.get_manifest(ep, REPO, "1")
+    else:
+        assert (await client.get_manifest(ep, REPO, "1")).digest == IMAGE.index.digest
