@@ -69,7 +69,8 @@ class LeaderElector:
                 expires = parse_time(renew) + datetime.timedelta(seconds=duration)
                 if expires > self.clock.now():
                     return False
-            transitions += 1
+        if holder != self.identity:
+            transitions += 1                # a new holder, also after a released (empty) one, as client-go
         acquire = spec.get("acquireTime", "") if holder == self.identity else ""
         try:
             await self.client.update(LEASES, self._lease(lease["metadata"]["resourceVersion"], transitions, acquire))
