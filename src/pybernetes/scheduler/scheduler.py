@@ -242,7 +242,17 @@ class Scheduler:
                 qpi = await self.queue.pop()
                 if qpi is None:
                     return
-                self.schedule_one(qpi)
+                try:
+                    self.schedule_one(qpi)
+                except Exception as e:          # a bug must cost one attempt of one pod, not the scheduler
+                    log.exception("scheduling cycle failed", extra={"pod": qpi.pod_info.key})
+                    fwk = self.frameworks.get(scheduler_name(qpi.pod))
+                    if fwk is not None:
+                        self.cache.forget_pod(qpi.uid)
+                        self.handle_failure(fwk, qpi, as_error(e), self.queue.scheduling_cycle,
+                                            nominating=CLEAR_NOMINATED_NODE)
+                    else:
+                        self.queue.done(qpi.uid)
                 await asyncio.sleep(0)          # let informer events and binding replies in between pods
         finally:
             flusher.cancel()

@@ -273,3 +273,30 @@ async def test_claim_events_requeue_pods_waiting_for_volumes(env):
     assert sched.queue.where(uid) == "unschedulable"
     sched.on_other_event("PersistentVolumeClaim", ActionType.ADD)
     assert sched.queue.where(uid) == "backoff"
+
+
+async def test_run_loop_binds_and_survives_a_failing_cycle(env, monkeypatch):
+    sched, api, recorder, _ = env
+    sched.on_node_add(node("n1"))
+    real = sched.algorithm.schedule_pod
+    calls = []
+
+    def flaky(fwk, state, pod):
+        calls.append(pod["metadata"]["name"])
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return real(fwk, state, pod)
+
+    monkeypatch.setattr(sched.algorithm, "schedule_pod", flaky)
+    task = asyncio.create_task(sched.run())
+    api.add(pod("first"))
+    api.add(pod("second"))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert recorder.messages("first", "FailedScheduling") == ["boom"]
+    assert api.pods["default/second"]["spec"]["nodeName"] == "n1"
+    assert sched.queue.where(api.pods["default/first"]["metadata"]["uid"]) == "backoff"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await sched.close()
