@@ -234,17 +234,17 @@ def make_image(name: str, layers: Sequence[bytes], *, config: dict[str, Any], oc
            "history": [{"created": "2023-11-14T22:13:20Z", "created_by": "pybernetes.testing.images"}
                        for _ in layers]}
     config_blob = Blob(mt.OCI_CONFIG if oci else mt.DOCKER_CONFIG, _json(cfg))
-    man = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST if oci else mt.DOCKER_MANIFEST,
-           "config": config_blob.descriptor(), "layers": [b.descriptor() for b in layer_blobs]}
-    manifest_blob = Blob(man["mediaType"], _json(man))
+    man_type = mt.OCI_MANIFEST if oci else mt.DOCKER_MANIFEST
+    man = {"schemaVersion": 2, "mediaType": man_type, "config": config_blob.descriptor(),
+           "layers": [b.descriptor() for b in layer_blobs]}
+    manifest_blob = Blob(man_type, _json(man))
     index_blob = None
     if index:
         plat = {"architecture": p.architecture, "os": p.os, **({"variant": p.variant} if p.variant else {})}
         entries = [manifest_blob.descriptor(platform=plat),
                    *(m.descriptor(platform=pl) for pl, m in extra_manifests)]
-        idx = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX if oci else mt.DOCKER_MANIFEST_LIST,
-               "manifests": entries}
-        index_blob = Blob(idx["mediaType"], _json(idx))
+        idx_type = mt.OCI_INDEX if oci else mt.DOCKER_MANIFEST_LIST
+        index_blob = Blob(idx_type, _json({"schemaVersion": 2, "mediaType": idx_type, "manifests": entries}))
     return BuiltImage(name=name, manifest=manifest_blob, config=config_blob, layers=layer_blobs, index=index_blob)
 
 
@@ -308,7 +308,7 @@ def build_test_images(platform: Platform | None = None) -> list[BuiltImage]:
                               platform=platform, compressed=packed))
     for tag in NGINX_TAGS:
         version = NGINX_TAGS[-2] if tag == "latest" else tag
-        cfg = {"Env": [PATH_ENV, f"NGINX_VERSION={version}"], "Entrypoint": None, "Cmd": ["nginx"],
+        cfg: dict[str, Any] = {"Env": [PATH_ENV, f"NGINX_VERSION={version}"], "Entrypoint": None, "Cmd": ["nginx"],
                "ExposedPorts": {"80/tcp": {}}, "WorkingDir": "/", "StopSignal": "SIGQUIT",
                "Labels": {"org.opencontainers.image.version": version}}
         out.append(make_image(f"docker.io/library/nginx:{tag}", [base, nginx], config=cfg, oci=True,

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from pybernetes.kubelet.images.reference import DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, InvalidReference, parse
 

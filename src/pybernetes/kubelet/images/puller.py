@@ -20,11 +20,12 @@ reference "docker.io/library/nginx:nope": manifest unknown: manifest unknown``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
@@ -139,11 +140,11 @@ class ImagePuller:
         if job is None:
             job = asyncio.ensure_future(self._pull(name, key, creds))
             self._pulls[(key, creds)] = job
-            job.add_done_callback(lambda f, k=(key, creds): self._done(self._pulls, k, f))
+            job.add_done_callback(functools.partial(self._done, self._pulls, (key, creds)))
         return await asyncio.shield(job)
 
     @staticmethod
-    def _done(jobs: dict, key: object, fut: asyncio.Future) -> None:  # type: ignore[type-arg]
+    def _done(jobs: dict[Any, Any], key: object, fut: asyncio.Future[Any]) -> None:
         if jobs.get(key) is fut:
             del jobs[key]
         if not fut.cancelled():
@@ -233,7 +234,7 @@ class ImagePuller:
             if job is None:
                 job = asyncio.ensure_future(self._download(order, name, desc))
                 self._blobs[desc.digest] = job
-                job.add_done_callback(lambda f, k=desc.digest: self._done(self._blobs, k, f))
+                job.add_done_callback(functools.partial(self._done, self._blobs, desc.digest))
             downloads[layer.digest] = job
         # downloads are shielded and never cancelled: another pull may share them, and a fetched blob is kept
         below: list[Path] = []

@@ -318,7 +318,7 @@ def apply_layer(blob: Path, dest: Path, *, parents: Sequence[Path] = (), privile
     reader = _HashingReader(stream)
     applier = _Applier(dest, parents, privileged)
     try:
-        with tarfile.open(fileobj=reader, mode="r|", bufsize=_READ, errors="surrogateescape") as tf:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=reader, mode="r|", bufsize=_READ, errors="surrogateescape") as tf:
             for member in tf:
                 applier.apply(tf, member)
         reader.drain()
