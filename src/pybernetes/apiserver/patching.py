@@ -44,10 +44,16 @@ def parse_patch(body: bytes, ct: str) -> Any:
     try:
         return patch_pkg.decode(body, patch_type=ct)
     except PatchError as e:
-        raise e.to_api_error() from None
+        raise patch_error(e) from None
 
 
 def patch_error(e: PatchError) -> errors.APIError:
+    """The Status for a patch that cannot be applied. Where upstream lets a plain Go error through (a 500 without a
+    reason: a strategic-merge element missing its merge key, an unknown ``$patch`` directive, ...) the request,
+    not the server, is at fault: we answer 400 BadRequest with the same message, so no client input yields a 5xx
+    and clients do not retry it as a server failure."""
+    if e.code >= 500:
+        return BadRequest(e.message)
     return e.to_api_error()
 
 
@@ -79,7 +85,7 @@ async def patch_object(handler: ResourceHandler, request: web.Request, res: Reso
     try:
         ct = patch_pkg.check_content_type(request.headers.get("Content-Type", ""), custom=res.custom)
     except PatchError as e:
-        raise e.to_api_error() from None
+        raise patch_error(e) from None
     rest = handler.rest
     opts: WriteOptions = handler.write_options(request, default_validation="Warn")
     if ct == APPLY_PATCH and not request.query.get("fieldManager"):
@@ -95,7 +101,7 @@ async def patch_object(handler: ResourceHandler, request: web.Request, res: Reso
         try:
             problems = module.strict_errors(patch)
         except PatchError as e:
-            raise e.to_api_error() from None
+            raise patch_error(e) from None
         if problems and opts.field_validation == "Strict":
             raise errors.APIError("strict decoding error: " + ", ".join(problems), code=422, reason="Invalid",
                                   details={})
@@ -111,7 +117,7 @@ async def patch_object(handler: ResourceHandler, request: web.Request, res: Reso
         try:
             new = patch_pkg.apply(ct, old, patch, ti=ti)
         except PatchError as e:
-            raise e.to_api_error() from None
+            raise patch_error(e) from None
         if not isinstance(new, dict):
             raise BadRequest("the patched object must be a JSON object")
         if new.get("kind", res.kind) != res.kind or new.get("apiVersion", res.api_version) != res.api_version:
