@@ -593,6 +593,19 @@ def test_bad_patches_leave_the_object_alone(http: Http, ns: str, ct: str, body: 
     assert_absent(http, cm_path(ns, "renamed"))
 
 
+@pytest.mark.parametrize(("patch", "message"), [
+    ({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}},
+     "map: map[image:x] does not contain declared merge key: name"),
+    ({"spec": {"$patch": "bogus"}}, "unknown patch type: bogus in map: map[$patch:bogus]"),
+])
+def test_broken_strategic_merge_patch_is_400_not_500(http: Http, ns: str, patch: Obj, message: str) -> None:
+    """Upstream lets these plain Go errors out as 500s; they are the request's fault, so we answer 400."""
+    created = http("POST", deploy_path(ns), deployment()).json()
+    expect_status(http("PATCH", deploy_path(ns, "d"), patch, ct=SMP), 400, "BadRequest", message)
+    after = http("GET", deploy_path(ns, "d"), ct=None).json()
+    assert (after["metadata"]["generation"], after["spec"]) == (created["metadata"]["generation"], created["spec"])
+
+
 def test_apply_without_field_manager_is_422(http: Http, ns: str) -> None:
     body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"
     expect_status(http("PATCH", cm_path(ns, "a"), body, ct=APPLY), 422, "Invalid",
