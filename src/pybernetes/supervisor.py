@@ -30,8 +30,9 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self) -> None:
+    def __init__(self, *, backoff: float = 1.0, max_backoff: float = 30.0) -> None:
         self.children: list[Child] = []
+        self.backoff, self.max_backoff = backoff, max_backoff
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -45,7 +46,7 @@ class Supervisor:
             self._tasks.append(asyncio.create_task(self._keep(c), name=f"supervise-{c.name}"))
 
     async def _keep(self, c: Child) -> None:
-        backoff = 1.0
+        backoff = self.backoff
         while not self._stopping:
             with open(c.log_path, "ab", buffering=0) as out:  # noqa: ASYNC230 - a local append-only log file
                 c.proc = await asyncio.create_subprocess_exec(
@@ -60,32 +61,33 @@ class Supervisor:
             log.warning("component exited; restarting", extra={"component": c.name, "rc": rc,
                                                               "restarts": c.restarts})
             if asyncio.get_running_loop().time() - started > 60:
-                backoff = 1.0
+                backoff = self.backoff
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
+            backoff = min(backoff * 2, self.max_backoff)
 
     async def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM every child, SIGKILL those still running after ``timeout``, and reap them all. The keepers
+        are cancelled first, so no child is (re)started behind our back while we stop."""
         self._stopping = True
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         procs = [c.proc for c in self.children if c.proc is not None and c.proc.returncode is None]
         for p in procs:
             try:
                 p.send_signal(signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        if procs:
-            _, pending = await asyncio.wait([asyncio.create_task(p.wait()) for p in procs], timeout=timeout)
-            for p in procs:
-                if p.returncode is None:
-                    try:
-                        p.kill()
-                    except ProcessLookupError:
-                        pass
-            for t in pending:
-                t.cancel()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        if not procs:
+            return
+        waits = [asyncio.create_task(p.wait()) for p in procs]
+        _, pending = await asyncio.wait(waits, timeout=timeout)
+        for p in procs:
+            if p.returncode is None:
+                log.warning("component did not stop; killing it", extra={"pid": p.pid})
+                try:
+                    p.kill()
+                except ProcessLookupError:
+                    pass
+        if pending:
+            await asyncio.wait(pending, timeout=5.0)        # reap the killed ones
