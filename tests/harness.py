@@ -25,9 +25,11 @@ def kubectl_dir() -> pathlib.Path:
     return pathlib.Path(os.path.realpath(exe)).parent
 
 
+DEFAULT_KUBECTL = "1.32"          # plain `kubectl` here is a dispatcher; the brief's default version is 1.32
+
+
 def kubectl_binary(version: str | None = None) -> str:
-    if not version:
-        return str(kubectl_dir() / "kubectl")
+    version = version or DEFAULT_KUBECTL
     path = kubectl_dir() / f"kubectl.{version}"
     if not path.exists():
         raise RuntimeError(f"kubectl {version} is not installed at {path}")
