@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 FOLD_WINDOW = 600.0
 QUEUE_SIZE = 10_000
+WRITERS = 4             # concurrent event writes: a scheduling burst of thousands of Scheduled events keeps up
 # Upstream's EventSourceObjectSpamFilter: per source and involved object, a burst of 25 events, then one per 5
 # minutes (a 1000-replica ReplicaSet records ~25 "Created pod" events, not 1000 writes).
 SPAM_BURST = 25
@@ -50,7 +51,8 @@ class EventRecorder:
         self.clock = clock
         self._queue: asyncio.Queue[tuple[Obj, str, str, str, str, str]] = asyncio.Queue(QUEUE_SIZE)
         self._seen: dict[tuple[str, str, str, str, str], tuple[str, str, int, float]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dropped = 0
         self._spam: dict[tuple[str, ...], tuple[float, float]] = {}
 
     def event(self, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "",
@@ -59,12 +61,16 @@ class EventRecorder:
         (upstream controllers each report as their own, e.g. ``deployment-controller``)."""
         if not self._allow(obj, component or self.component):
             return
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"events-{self.component}")
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._run(), name=f"events-{self.component}-{i}") for i in range(WRITERS)]
         try:
             self._queue.put_nowait((obj, type_, reason, message[:1024], field_path, component or self.component))
         except asyncio.QueueFull:
-            log.warning("event dropped: queue full", extra={"component": self.component, "reason": reason})
+            self._dropped += 1
+            if self._dropped % 1000 == 1:      # a burst must not also become a burst of log lines
+                log.warning("events dropped: queue full", extra={"component": self.component,
+                                                                  "dropped": self._dropped})
 
     def _allow(self, obj: Obj, component: str) -> bool:
         """The spam filter's token bucket for (component, involved object)."""
@@ -126,10 +132,11 @@ class EventRecorder:
         return ComponentRecorder(self, component)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
             try:
-                await self._task
+                await t
             except (asyncio.CancelledError, Exception):
                 pass
 
