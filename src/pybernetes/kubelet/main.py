@@ -14,7 +14,8 @@ import asyncio
 import logging
 import sys
 
-from pybernetes.client.rest import ClientConfig
+from pybernetes.client.rest import Client, ClientConfig
+from pybernetes.kubelet.agent import Agent
 from pybernetes.kubelet.config import AgentConfig, ConfigError, parse_capacity, parse_labels, simulated_names
 from pybernetes.kubelet.trust import TrustError, server_ca
 
@@ -54,8 +55,6 @@ async def run_agent(args: argparse.Namespace) -> int:
 
 
 async def run_simulated(config: AgentConfig, ca: bytes | None) -> int:
-    from pybernetes.client.rest import Client
-    from pybernetes.kubelet.agent import Agent
     from pybernetes.kubelet.runtime.simulated import SimulatedRuntime
 
     cfg = ClientConfig(server=config.server, ca_pem=ca, token=config.token, user_agent=USER_AGENT)
@@ -70,7 +69,7 @@ async def run_simulated(config: AgentConfig, ca: bytes | None) -> int:
         await asyncio.shield(_close(agent, client, hb, ev))
 
 
-async def _close(agent, *clients) -> None:  # type: ignore[no-untyped-def]
+async def _close(agent: Agent, *clients: Client) -> None:
     try:
         await agent.close()
     finally:

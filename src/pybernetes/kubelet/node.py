@@ -147,9 +147,9 @@ class NodeManager:
             node = SimNode(index=i, identity=ident, labels=dict(self.config.labels), capacity=cap,
                            allocatable=alloc, recorders=self.recorders, clock=self.clock)
             self.nodes[name] = node
-            obj = self.informer.get(name)
-            if obj is not None:
-                node.pod_cidr = (obj.get("spec") or {}).get("podCIDR") or ""
+            seen = self.informer.get(name)
+            if seen is not None:
+                node.pod_cidr = (seen.get("spec") or {}).get("podCIDR") or ""
 
     async def status_of(self, node: SimNode) -> Obj:
         now = format_rfc3339(self.clock.now())

@@ -285,7 +285,7 @@ class PodWorkers:
                 node.event(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}")
                 self.status.set_pod_status(pod, self._status(rec, pod, node, {}, terminal=False))
                 rec.sandbox_failures += 1
-                return min(SANDBOX_RETRY[0] * 2 ** (rec.sandbox_failures - 1), SANDBOX_RETRY[1])
+                return float(min(SANDBOX_RETRY[0] * 2.0 ** (rec.sandbox_failures - 1), SANDBOX_RETRY[1]))
             rec.sandbox_failures = 0
             rec.sandbox_id, rec.sandbox_ready, rec.ips = sb.id, sb.ready, sb.ips
             if spec.get("hostNetwork"):
