@@ -86,7 +86,7 @@ class CachedEvent:
 class Watcher:
     """One client's watch: events pass its filter into a bounded buffer drained by the HTTP handler."""
 
-    __slots__ = ("_cache", "_event", "_queue", "closed", "error", "filter", "prefix", "storage")
+    __slots__ = ("_cache", "_queue", "_waiter", "closed", "error", "filter", "prefix", "sink", "storage")
 
     def __init__(self, cache: ResourceCache, prefix: str, filt: Filter | None) -> None:
         self._cache = cache
@@ -94,7 +94,9 @@ class Watcher:
         self.prefix = prefix
         self.filter = filt
         self._queue: collections.deque[CachedEvent] = collections.deque()
-        self._event = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None     # the handler waiting in next_batch
+        # Set by a handler that can write an event straight to its client: see offer.
+        self.sink: Callable[[CachedEvent], bool] | None = None
         self.closed = False
         self.error: str | None = None
 
@@ -104,12 +106,28 @@ class Watcher:
         out = self._transform(ev)
         if out is None:
             return
+        # Live events go straight to the client when nothing is queued before them (order is kept): no handler
+        # task to wake per watcher and event. The sink answers False when it cannot take the event now
+        # (the connection is backed up); then the event is queued for the handler, which awaits the drain.
+        sink = self.sink
+        if sink is not None and not self._queue:
+            try:
+                if sink(out):
+                    return
+            except Exception:
+                log.exception("watch sink failed", extra={"storage": self.storage})
+                self.sink = None
         if len(self._queue) >= WATCHER_BUFFER:
             self.error = "watcher buffer overflow"
             self.close()
             return
         self._queue.append(out)
-        self._event.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
 
     def _transform(self, ev: CachedEvent) -> CachedEvent | None:
         """Apply the filter with upstream's transitions: an object entering the selection is ADDED, leaving it
@@ -134,21 +152,26 @@ class Watcher:
     def push_initial(self, events: Iterable[CachedEvent]) -> None:
         self._queue.extend(events)
         if self._queue:
-            self._event.set()
+            self._wake()
 
     async def next_batch(self, timeout: float | None = None) -> list[CachedEvent] | None:
-        """Wait for events; [] on timeout, None when the watcher is closed and drained."""
+        """Wait for events; [] on timeout, None when the watcher is closed and drained.
+
+        The wait is one bare future that :meth:`offer` resolves and a timer handle for the timeout: with a
+        thousand watchers every event wakes a thousand of these, and ``asyncio.wait_for`` on an ``Event`` made a
+        task and two futures per wake (measured: ~11 µs of ~45 µs per delivery)."""
         if not self._queue:
             if self.closed:
                 return None
-            self._event.clear()
+            loop = asyncio.get_running_loop()
+            fut = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout, _expire, fut) if timeout is not None else None
             try:
-                if timeout is None:
-                    await self._event.wait()
-                else:
-                    await asyncio.wait_for(self._event.wait(), timeout)
-            except TimeoutError:
-                return []
+                await fut
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
             if not self._queue:
                 return None if self.closed else []
         batch = list(self._queue)
@@ -159,7 +182,12 @@ class Watcher:
         if not self.closed:
             self.closed = True
             self._cache.watchers.discard(self)
-            self._event.set()
+            self._wake()
+
+
+def _expire(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 class ResourceCache:
