@@ -92,7 +92,8 @@ class WorkQueue:
 
         async def later() -> None:
             try:
-                await self.clock.sleep(delay)
+                # Sleep until the deadline fixed at the call, not for `delay` from when this task first runs.
+                await self.clock.sleep(deadline - self.clock.monotonic())
             except asyncio.CancelledError:
                 if self._waiting.get(key, (0.0, None))[1] is timer:
                     del self._waiting[key]

@@ -19,6 +19,7 @@ def all_controllers() -> list[type[Controller]]:
     from pybernetes.controllers.nodeipam import NodeIPAMController
     from pybernetes.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
     from pybernetes.controllers.persistentvolume import PersistentVolumeController
+    from pybernetes.controllers.podgc import PodGCController
     from pybernetes.controllers.replicaset import ReplicaSetController, ReplicationControllerController
     from pybernetes.controllers.serviceaccount import ServiceAccountController
     from pybernetes.controllers.statefulset import StatefulSetController
@@ -40,4 +41,5 @@ def all_controllers() -> list[type[Controller]]:
     out += [JobController, TTLAfterFinishedController]
     out += [CronJobController]
     out += [DaemonSetController]
+    out += [PodGCController]
     return out

@@ -216,3 +216,12 @@ async def test_shutdown_lets_workers_finish_queued_keys() -> None:
     assert await q.get() == "a"
     assert await q.get() == "b"
     assert await q.get() is None
+
+
+async def test_add_after_counts_from_the_call_not_from_when_its_timer_starts() -> None:
+    clock = FakeClock()
+    q = WorkQueue(clock=clock)
+    q.add_after("a", 5)
+    clock.advance(5)                            # before the timer task has even run
+    await spin()
+    assert drain_now(q) == ["a"]
