@@ -233,6 +233,7 @@ class RegistryClient:
         try:
             if resp.status != 200:
                 raise status_error("GET", url, resp.status, resp.reason or "", await _read(resp, 65536))
+            _check_header_digest(resp, desc)
             h = hashlib.sha256()
             n = 0
             fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
@@ -265,6 +266,7 @@ class RegistryClient:
         try:
             if resp.status != 200:
                 raise status_error("GET", url, resp.status, resp.reason or "", await _read(resp, 65536))
+            _check_header_digest(resp, desc)
             body = await _read(resp, desc.size + 1)
         finally:
             resp.release()
@@ -313,6 +315,14 @@ class RegistryClient:
         if resp.status != 201:
             raise status_error("PUT", url, resp.status, resp.reason or "", answer)
         return resp.headers.get("Docker-Content-Digest") or sha256_digest(body)
+
+
+def _check_header_digest(resp: aiohttp.ClientResponse, desc: Descriptor) -> None:
+    """A registry that names another digest than the one asked for is serving the wrong content (storage
+    behind a redirect sends no such header: only the content check applies there)."""
+    header = resp.headers.get("Docker-Content-Digest", "")
+    if header.startswith("sha256:") and header != desc.digest:
+        raise RegistryError(f"blob digest mismatch: asked for {desc.digest}, Docker-Content-Digest is {header}")
 
 
 def _write_all(fd: int, data: bytes) -> None:

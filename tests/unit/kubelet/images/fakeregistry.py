@@ -135,8 +135,9 @@ class FakeRegistry:
             raise web.HTTPTemporaryRedirect(f"{self.redirect_blobs_to}/storage/{digest}?sig=x")
         if digest in self.corrupt_blobs:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
+        header = mt.sha256_digest(data + b" ") if self.wrong_content_digest else digest
         return web.Response(body=data, headers={"Content-Type": "application/octet-stream",
-                                                "Docker-Content-Digest": digest})
+                                                "Docker-Content-Digest": header})
 
     async def storage(self, request: web.Request) -> web.Response:
         self.log.append(Request(request.method, request.path, dict(request.headers)))

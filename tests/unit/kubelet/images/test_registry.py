@@ -121,6 +121,13 @@ async def test_content_digest_mismatch_rejected(reg: FakeRegistry, server: TestS
         await client.get_manifest(endpoint(reg.url), REPO, "1")
 
 
+async def test_blob_content_digest_header_checked(reg: FakeRegistry, server: TestServer,
+                                                  client: RegistryClient, tmp_path: Path) -> None:
+    reg.wrong_content_digest = True
+    with pytest.raises(RegistryError, match="Docker-Content-Digest is"):
+        await client.fetch_blob(endpoint(reg.url), REPO, layer_desc(), tmp_path / "blob")
+
+
 async def test_manifest_must_match_the_digest_asked_for(reg: FakeRegistry, server: TestServer,
                                                         client: RegistryClient) -> None:
     reg.manifests[(REPO, IMAGE.manifest.digest)] = (mt.OCI_MANIFEST, IMAGE.manifest.data + b" ")
