@@ -401,7 +401,9 @@ def go_yaml_scalar(s: str) -> Any:
         if _YAML_FLOAT.fullmatch(plain):
             return float(plain)
         if plain.startswith("-0b") and plain[3:] and set(plain[3:]) <= {"0", "1"}:
-            return -int(plain[3:], 2)
+            v = -int(plain[3:], 2)
+            if v >= -(1 << 63):                     # ParseInt(..., 64); beyond int64 go-yaml keeps the string
+                return v
     return s
 
 
