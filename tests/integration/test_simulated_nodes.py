@@ -216,6 +216,8 @@ def lease_times(c: Cluster) -> dict[str, str]:
 
 def test_leases_renew_then_go_stale_when_the_agent_dies(cluster: Cluster) -> None:
     wait_until("3 Ready nodes", lambda: ready_nodes(cluster), timeout=60)
+    # each node's first heartbeat (within one 10 s period of registering) creates its Lease
+    wait_until("3 leases", lambda: len(lease_times(cluster)) == 3, timeout=15)
     lease = yaml.safe_load(cluster.kubectl("get", "lease", NODES[0], "-n", "kube-node-lease", "-o", "yaml").stdout)
     assert lease["spec"]["holderIdentity"] == NODES[0] and lease["spec"]["leaseDurationSeconds"] == 40
     assert lease["metadata"]["ownerReferences"][0]["kind"] == "Node"

@@ -81,7 +81,10 @@ class Spread(Generic[T]):
             raise
         except Exception as e:
             self.failures += 1
-            log.warning("periodic job failed", extra={"loop": self.name, "key": key, "error": repr(e)})
+            # an API outage fails every node's job: say so once per hundred, not 500 times a second
+            level = logging.WARNING if self.failures % 100 == 1 else logging.DEBUG
+            log.log(level, "periodic job failed", extra={"loop": self.name, "key": key, "error": repr(e),
+                                                         "failures": self.failures})
         finally:
             self._in_flight.discard(key)
 

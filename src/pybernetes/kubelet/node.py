@@ -127,6 +127,7 @@ class NodeManager:
         self.informer.add_handler(self._on_node, lambda _old, new: self._on_node(new), self._on_node_deleted)
         self._tasks: set[asyncio.Task[None]] = set()
         self.status_writes = 0
+        self.register_failures = 0
 
     # ------------------------------------------------------------------ setup
     def build(self) -> None:
@@ -177,8 +178,11 @@ class NodeManager:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                log.warning("node registration failed; retrying",
-                            extra={"node": node.name, "error": repr(e), "retry_in": delay})
+                self.register_failures += 1
+                level = logging.WARNING if self.register_failures % 100 == 1 else logging.DEBUG
+                log.log(level, "node registration failed; retrying",
+                        extra={"node": node.name, "error": repr(e), "retry_in": delay,
+                               "failures": self.register_failures})
                 await self.clock.sleep(delay)
                 delay = min(delay * 2, REGISTER_BACKOFF[1])
 

@@ -71,6 +71,7 @@ class PodRecord:
     base_attempts: dict[str, int] = field(default_factory=dict)
     terminal: bool = False
     final: Obj | None = None
+    first_status: Obj | None = None     # the API status at first sight, until the first sync used it
     pending: bool = False
     gone: bool = False
     failures: int = 0
@@ -134,7 +135,8 @@ class PodWorkers:
         if rec is None:
             carried, attempts = carried_statuses(pod)
             rec = self.records[uid] = PodRecord(uid=uid, node=(pod.get("spec") or {}).get("nodeName", ""),
-                                                pod=pod, carried=carried, base_attempts=attempts)
+                                                pod=pod, carried=carried, base_attempts=attempts,
+                                                first_status=pod.get("status") or {})
             orphan = self._orphans.pop(uid, None)
             if orphan is not None:
                 rec.sandbox_id, rec.sandbox_ready, rec.ips = orphan.id, orphan.ready, orphan.ips
@@ -198,6 +200,7 @@ class PodWorkers:
                 try:
                     wake = await self.sync(rec)
                     rec.failures = 0
+                    rec.first_status = None
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -265,7 +268,7 @@ class PodWorkers:
 
     def _status(self, rec: PodRecord, pod: Obj, node: NodeView, history: Mapping[str, list[ContainerStatus]],
                 *, terminal: bool) -> Obj:
-        old = self.status.get(rec.uid) or pod.get("status") or {}
+        old = self.status.get(rec.uid) or rec.first_status or pod.get("status") or {}
         return generate_pod_status(pod, history=history, runtime_name=self.runtime.runtime_name,
                                    sandbox_ready=rec.sandbox_ready, pod_ips=rec.ips, host_ips=node.host_ips,
                                    old=old, waiting=rec.waiting, carried=rec.carried, terminal=terminal,
@@ -329,7 +332,8 @@ class PodWorkers:
                 grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)
             api_status = pod.get("status") or {}
             if not rec.sandbox_id and api_status.get("phase") in TERMINAL:
-                rec.final = api_status          # finished before this agent saw it: nothing left to compute
+                # finished before this agent ran it: nothing to compute (the informer's copy may be slimmed)
+                rec.final = {**(rec.first_status or self.status.get(rec.uid) or {}), **api_status}
             else:
                 await self._kill_containers(rec, pod, node, max(int(grace or 0), MIN_GRACE))
                 history = await self._history(rec)

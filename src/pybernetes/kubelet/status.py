@@ -56,6 +56,7 @@ class StatusManager:
         self._quiet.set()
         self.writes = 0
         self.deletes = 0
+        self.failures = 0
 
     def get(self, uid: str) -> Obj | None:
         """The latest status computed for ``uid`` (the basis of the next one: transition times, startTime)."""
@@ -98,7 +99,10 @@ class StatusManager:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                log.warning("pod status write failed", extra={"pod_uid": uid, "error": repr(e)})
+                self.failures += 1
+                level = logging.WARNING if self.failures % 100 == 1 else logging.DEBUG
+                log.log(level, "pod status write failed", extra={"pod_uid": uid, "error": repr(e),
+                                                                 "failures": self.failures})
                 self.queue.add_rate_limited(uid)
             finally:
                 self._busy -= 1
