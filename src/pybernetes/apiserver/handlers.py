@@ -184,8 +184,10 @@ class ResourceHandler:
         out = choose(request.headers.get("Accept"), allow_as=("Table", "PartialObjectMetadataList"))
         opts = ListOptions.parse(request.query)
         match = self.matcher(res, opts)
-        lst = await self.rest.list(res, info.namespace, opts, match)
-        return list_response(out, res, lst, include_object=request.query.get("includeObject", ""))
+        encoded: list[bytes] = []
+        lst = await self.rest.list(res, info.namespace, opts, match, encoded=encoded)
+        return list_response(out, res, lst, include_object=request.query.get("includeObject", ""),
+                             encoded=encoded)
 
     def matcher(self, res: Resource, opts: ListOptions, name: str = "") -> Any:
         from pybernetes.apiserver.selection import build_matcher

@@ -201,8 +201,12 @@ class ResourceCache:
         self.oldest = revision
         self.watchers: set[Watcher] = set()
         self._sorted: list[str] | None = None
+        # key → JSON of objects[key], made when a list first needs it and dropped when the object changes: a
+        # LIST then joins bytes instead of encoding every object again (10,000 Pods: ~30 ms of orjson per LIST).
+        self.encoded: dict[str, bytes] = {}
 
     def apply(self, ev: CachedEvent) -> None:
+        self.encoded.pop(ev.key, None)
         if ev.type == "DELETED":
             self.objects.pop(ev.key, None)
             self._sorted = None
@@ -223,16 +227,26 @@ class ResourceCache:
 
     def items(self, prefix: str) -> list[Obj]:
         """Objects under a key prefix in key order."""
+        objs = self.objects
+        return [objs[k] for k in self.keys(prefix)]
+
+    def keys(self, prefix: str) -> list[str]:
+        """Keys under a key prefix in key order (a new list the caller may keep)."""
         keys = self.sorted_keys()
         if prefix == f"/registry/{self.storage}/":
-            return [self.objects[k] for k in keys]
-        i = bisect.bisect_left(keys, prefix)
-        out = []
-        objs = self.objects
-        while i < len(keys) and keys[i].startswith(prefix):
-            out.append(objs[keys[i]])
-            i += 1
-        return out
+            return list(keys)
+        i = j = bisect.bisect_left(keys, prefix)
+        n = len(keys)
+        while j < n and keys[j].startswith(prefix):
+            j += 1
+        return keys[i:j]
+
+    def json_of(self, key: str) -> bytes:
+        """``orjson.dumps(self.objects[key])``, computed once per version of the object."""
+        data = self.encoded.get(key)
+        if data is None:
+            data = self.encoded[key] = orjson.dumps(self.objects[key])
+        return data
 
 
 class WatchCache:
