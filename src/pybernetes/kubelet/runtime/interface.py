@@ -83,6 +83,18 @@ class SandboxStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class Mount:
+    """A host path bind-mounted into a container (CRI ``Mount``): volumes, subPaths, ``/etc/hosts`` overrides.
+    ``propagation`` is the Kubernetes name: ``None`` (private), ``HostToContainer`` (rslave) or ``Bidirectional``
+    (rshared)."""
+
+    container_path: str
+    host_path: str
+    read_only: bool = False
+    propagation: str = "None"
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerConfig:
     """One container to create. ``spec`` is the API container (read-only) for what the narrow fields do not
     carry (mounts, securityContext, resources); ``init`` marks init containers (run to completion in order)."""
@@ -95,6 +107,7 @@ class ContainerConfig:
     env: tuple[tuple[str, str], ...] = ()
     working_dir: str = ""
     init: bool = False
+    mounts: tuple[Mount, ...] = ()     # volume mounts, made by the kubelet (the runtime adds /proc, /dev, ...)
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
     spec: Obj = field(default_factory=dict, compare=False, repr=False)
@@ -114,6 +127,16 @@ class ContainerStatus:
     exit_code: int | None = None
     reason: str = ""                   # for EXITED: Completed | Error | OOMKilled
     message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerStats:
+    """One usage sample of a running container, as cgroups report it (``cpuacct.usage``; memory usage minus
+    ``inactive_file``). CPU is cumulative, so a rate needs two samples: the kubelet divides the difference."""
+
+    timestamp: datetime.datetime
+    cpu_usage_core_nanoseconds: int     # cumulative CPU time since the container started
+    memory_working_set_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +180,8 @@ class Runtime(Protocol):
     async def list_pod_sandboxes(self) -> list[SandboxStatus]: ...
 
     # ---- images
-    async def pull_image(self, image: str, *, sandbox: PodSandboxConfig, auth: Mapping[str, str] | None = None
-                         ) -> ImageRef: ...
+    async def pull_image(self, image: str, *, sandbox: PodSandboxConfig, auth: Any = None) -> ImageRef: ...
+    # auth: the pod's pull-secret keyring (images.config.Keyring), a CRI-style mapping, or None
     async def image_status(self, image: str, *, node: str = "") -> ImageRef | None: ...
     async def list_images(self, *, node: str = "") -> list[ImageRef]: ...
 
@@ -169,6 +192,7 @@ class Runtime(Protocol):
     async def remove_container(self, container_id: str) -> None: ...
     async def container_status(self, container_id: str) -> ContainerStatus | None: ...
     async def list_containers(self, sandbox_id: str) -> list[ContainerStatus]: ...
+    async def container_stats(self, container_id: str) -> ContainerStats | None: ...   # None: not running
 
     # ---- streaming and logs (issue 4; the simulated runtime raises NotSupported or returns nothing)
     async def container_log_path(self, container_id: str) -> str: ...

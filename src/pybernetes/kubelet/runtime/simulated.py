@@ -18,6 +18,20 @@ killed with 137. Pod IPs come from the sandbox's ``pod_cidr`` through one :class
 IPAllocator` per node, like CNI host-local. Images are "preloaded" (present on every node) unless their name
 matches ``unpullable`` (by default: contains ``nonexistent`` or ``doesnotexist``), which makes pulls fail as a
 registry answering 404 would.
+
+Resource usage (what ``kubectl top`` and the HorizontalPodAutoscaler see) is synthetic and deterministic: each
+running container uses a small CPU rate (1–3m) that swings ±30% over two minutes and 8–24Mi of memory, both
+derived from its namespace, pod and container names, so a test sees the same figures on every run. Two pod
+annotations are **simulation controls** that replace the model for every container of the pod::
+
+    sim.pybernetes.io/cpu-usage: "250m"       # each container uses exactly 250 millicores
+    sim.pybernetes.io/memory-usage: "64Mi"    # each container's working set is exactly 64Mi
+
+The agent forwards a pod's current annotations before each collection (:meth:`SimulatedRuntime.
+set_pod_annotations`), so changing one with ``kubectl annotate`` moves the usage from the next sample on; the
+cumulative CPU counter stays monotonic across the change, as a cgroup's does. Unreadable or negative values are
+ignored. Nodes add a baseline of their own (:meth:`SimulatedRuntime.system_usage`): system daemons, 40–60m and
+300–400Mi.
 """
 
 from __future__ import annotations
@@ -27,18 +41,21 @@ import datetime
 import functools
 import hashlib
 import logging
+import math
 import os
 import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pybernetes.api.quantity import parse_quantity
 from pybernetes.client.clock import REAL, Clock
 from pybernetes.kubelet.images.reference import InvalidReference, parse
 from pybernetes.kubelet.ipam import IPAllocator, PoolExhausted
 from pybernetes.kubelet.runtime.interface import (
     ContainerConfig,
     ContainerState,
+    ContainerStats,
     ContainerStatus,
     ExecResult,
     ImagePullFailure,
@@ -151,6 +168,94 @@ def image_ref(name: str) -> ImageRef:
     return ImageRef(name=full, id=f"{ref.repository}@{digest}", size=size)
 
 
+CPU_USAGE_ANNOTATION = "sim.pybernetes.io/cpu-usage"
+MEMORY_USAGE_ANNOTATION = "sim.pybernetes.io/memory-usage"
+CPU_WAVE_SECONDS = 120.0
+MEMORY_WAVE_SECONDS = 300.0
+MI = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A container's usage model: a mean CPU rate and working set, each swinging sinusoidally by a relative
+    amplitude (0 for the fixed figures an annotation asks for); ``phase`` (radians) spreads containers apart."""
+
+    cpu_nanocores: int
+    memory_bytes: int
+    cpu_swing: float = 0.0
+    memory_swing: float = 0.0
+    phase: float = 0.0
+
+    def cpu_integral(self, t: float) -> float:
+        """Core-nanoseconds used from 0 to ``t`` seconds: the closed-form integral of ``mean·(1 + swing·sin(ωt+φ))``,
+        so the cumulative counter costs nothing however long the container ran, and never decreases."""
+        w = 2 * math.pi / CPU_WAVE_SECONDS
+        return self.cpu_nanocores * (t + self.cpu_swing / w * (math.cos(self.phase) - math.cos(w * t + self.phase)))
+
+    def memory_at(self, t: float) -> int:
+        w = 2 * math.pi / MEMORY_WAVE_SECONDS
+        return int(self.memory_bytes * (1 + self.memory_swing * math.sin(w * t + self.phase)))
+
+
+def _digest(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256("\0".join(parts).encode()).digest()[:8], "big")
+
+
+def _annotated(annotations: Mapping[str, str], key: str, scale: int) -> int | None:
+    """The annotation's quantity in units of ``10**scale``; None when absent, unreadable or negative."""
+    text = annotations.get(key)
+    if text is None:
+        return None
+    try:
+        q = parse_quantity(text.strip())
+    except ValueError:
+        log.warning("ignoring unreadable simulation annotation", extra={"annotation": key, "value": text})
+        return None
+    return q.scaled_value(scale) if q.sign() >= 0 else None
+
+
+def usage_model(namespace: str, pod: str, container: str, annotations: Mapping[str, str]) -> Usage:
+    """The usage of one simulated container: the default deterministic wave, or the annotations' figures."""
+    h = _digest(namespace, pod, container)
+    cpu = _annotated(annotations, CPU_USAGE_ANNOTATION, -9)
+    memory = _annotated(annotations, MEMORY_USAGE_ANNOTATION, 0)
+    return Usage(cpu_nanocores=1_000_000 + h % 2_000_000 if cpu is None else cpu,
+                 memory_bytes=8 * MI + (h >> 24) % (16 * MI) if memory is None else memory,
+                 cpu_swing=0.3 if cpu is None else 0.0, memory_swing=0.02 if memory is None else 0.0,
+                 phase=(h >> 48) % 6283 / 1000)
+
+
+def node_system_usage(node: str, at: datetime.datetime) -> tuple[int, int]:
+    """A simulated node's own (non-pod) usage at ``at``: (CPU nanocores, memory bytes)."""
+    h = _digest(node)
+    t = at.timestamp()
+    model = Usage(cpu_nanocores=40_000_000 + h % 20_000_000, memory_bytes=300 * MI + (h >> 24) % (100 * MI),
+                  cpu_swing=0.2, memory_swing=0.01, phase=(h >> 48) % 6283 / 1000)
+    w = 2 * math.pi / CPU_WAVE_SECONDS
+    return int(model.cpu_nanocores * (1 + model.cpu_swing * math.sin(w * t + model.phase))), model.memory_at(t)
+
+
+@dataclass(slots=True)
+class _Meter:
+    """The cumulative CPU counter of one container under a model that may change (an annotation edited): what
+    was used until ``since`` is kept in ``used``, the current model integrates from there."""
+
+    model: Usage
+    key: tuple[str | None, str | None]          # the annotation texts the model was made from
+    used: float = 0.0
+    since: float = 0.0
+
+    def cpu(self, t: float) -> float:
+        return self.used + self.model.cpu_integral(t) - self.model.cpu_integral(self.since)
+
+    def switch(self, model: Usage, key: tuple[str | None, str | None], t: float) -> None:
+        self.used, self.since, self.model, self.key = self.cpu(t), t, model, key
+
+
+def _usage_key(annotations: Mapping[str, str]) -> tuple[str | None, str | None]:
+    return annotations.get(CPU_USAGE_ANNOTATION), annotations.get(MEMORY_USAGE_ANNOTATION)
+
+
 @dataclass(slots=True)
 class _Container:
     id: str
@@ -166,6 +271,7 @@ class _Container:
     exit_code: int | None = None
     reason: str = ""
     timer: asyncio.Task[None] | None = None
+    meter: _Meter | None = None
 
     def status(self) -> ContainerStatus:
         return ContainerStatus(id=self.id, name=self.config.name, attempt=self.config.attempt, state=self.state,
@@ -204,6 +310,7 @@ class SimulatedRuntime:
         self._pools: dict[tuple[str, str], IPAllocator] = {}
         self._images: dict[str, dict[str, ImageRef]] = {}     # node → images used there
         self._handlers: list[PodEventHandler] = []
+        self._annotations: dict[str, Mapping[str, str]] = {}   # pod uid → latest annotations (usage controls)
 
     def subscribe(self, handler: PodEventHandler) -> None:
         self._handlers.append(handler)
@@ -267,6 +374,7 @@ class SimulatedRuntime:
         await self.stop_pod_sandbox(sandbox_id)
         sb = self._sandboxes.pop(sandbox_id, None)
         if sb is not None:
+            self._annotations.pop(sb.config.uid, None)
             for cid in sb.containers:
                 self._containers.pop(cid, None)
 
@@ -319,6 +427,11 @@ class SimulatedRuntime:
             raise RuntimeFailure(f"container {container_id} cannot be started", reason="RunContainerError")
         c.state = ContainerState.RUNNING
         c.started_at = self.clock.now()
+        sb = self._sandboxes.get(c.sandbox_id)
+        if sb is not None:
+            annotations = self._annotations.get(c.pod_uid, sb.config.annotations)
+            c.meter = _Meter(usage_model(sb.config.namespace, sb.config.name, c.config.name, annotations),
+                             _usage_key(annotations))
         if c.behaviour.exit_code is not None:
             c.timer = asyncio.get_running_loop().create_task(self._exit_later(c), name=f"sim-exit-{c.id[:12]}")
 
@@ -359,6 +472,30 @@ class SimulatedRuntime:
     async def list_containers(self, sandbox_id: str) -> list[ContainerStatus]:
         sb = self._sandboxes.get(sandbox_id)
         return [c.status() for c in sb.containers.values()] if sb else []
+
+    # ------------------------------------------------------------------ usage (see the module docstring)
+    async def container_stats(self, container_id: str) -> ContainerStats | None:
+        c = self._containers.get(container_id)
+        if c is None or c.state != ContainerState.RUNNING or c.meter is None or c.started_at is None:
+            return None
+        now = self.clock.now()
+        t = max((now - c.started_at).total_seconds(), 0.0)
+        annotations = self._annotations.get(c.pod_uid)
+        if annotations is not None and _usage_key(annotations) != c.meter.key:
+            sb = self._sandboxes[c.sandbox_id]
+            c.meter.switch(usage_model(sb.config.namespace, sb.config.name, c.config.name, annotations),
+                           _usage_key(annotations), t)
+        return ContainerStats(timestamp=now, cpu_usage_core_nanoseconds=int(c.meter.cpu(t)),
+                              memory_working_set_bytes=c.meter.model.memory_at(t))
+
+    def set_pod_annotations(self, pod_uid: str, annotations: Mapping[str, str]) -> None:
+        """Simulation control: the pod's current annotations, which may carry usage figures (kept until the pod's
+        sandbox is removed)."""
+        self._annotations[pod_uid] = annotations
+
+    def system_usage(self, node: str, at: datetime.datetime) -> tuple[int, int]:
+        """What a simulated node's system daemons use at ``at``: (CPU nanocores, memory bytes)."""
+        return node_system_usage(node, at)
 
     # ------------------------------------------------------------------ streaming: nothing runs, nothing to stream
     async def container_log_path(self, container_id: str) -> str:
