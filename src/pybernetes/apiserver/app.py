@@ -18,7 +18,7 @@ from aiohttp import web
 from pybernetes import KUBE_VERSION, __version__
 from pybernetes.api import errors
 from pybernetes.api.errors import APIError
-from pybernetes.apiserver import discovery, impersonation, metrics, requestinfo
+from pybernetes.apiserver import discovery, impersonation, metrics, metrics_api, requestinfo
 from pybernetes.apiserver import warnings as warn
 from pybernetes.apiserver.authn import ANONYMOUS_USER_INVALID, Authenticator, UserInfo
 from pybernetes.apiserver.authz import Attributes as AuthzAttributes
@@ -76,6 +76,7 @@ class Dispatcher:
         self.authn = authenticator
         self.resources = ResourceHandler(state)
         self.discovery = discovery.DiscoveryCache(state.resources)
+        self.metrics = metrics_api.install(state, self.resources)
         self.ready = False
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
@@ -98,7 +99,10 @@ class Dispatcher:
                 request["user"] = user
                 info = requestinfo.parse(request.method, path, request.query)
                 if info.is_resource:
-                    resp = await self.resources.handle(request, info, user)
+                    if info.group == metrics_api.GROUP:
+                        resp = await self.metrics.handle(request, info, user)
+                    else:
+                        resp = await self.resources.handle(request, info, user)
                 else:
                     resp = await self.non_resource(request, path, user)
         except APIError as e:
@@ -141,6 +145,8 @@ class Dispatcher:
         return web.Response(text="ok", content_type="text/plain")
 
     async def non_resource(self, request: web.Request, path: str, user: UserInfo) -> web.StreamResponse:
+        if path.startswith(metrics_api.SUMMARY_PATH):       # agents' usage reports: authorized by node identity
+            return await self.metrics.serve_summary(request, path, user)
         attrs = AuthzAttributes(user=user, verb=request.method.lower(), resource_request=False, path=path)
         d = await self.state.authorizer.authorize(attrs)
         if not d.allowed:
@@ -177,6 +183,9 @@ class Dispatcher:
             from pybernetes.apiserver.sa_tokens import openid_configuration
             cfg = self.state.config
             return body_response(dumps(openid_configuration(f"{cfg.advertise_address}:{cfg.port}")))
+        elif p == "/v1-pybernetes/client-ca.crt":     # agents fetch it to verify the API server at their kubelet
+            from pybernetes.apiserver.proxy import client_ca_response
+            return client_ca_response(self.state, user)
         elif p == "/metrics":
             return web.Response(body=metrics.render(), content_type="text/plain",
                                 charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
