@@ -289,3 +289,5 @@ def install(handler: ResourceHandler) -> None:
     })
     from pybernetes.apiserver.eviction import eviction
     handler.subresources["eviction"] = bind(eviction)
+    from pybernetes.apiserver import proxy
+    proxy.install(handler)
