@@ -87,6 +87,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--node-capacity", default="cpu=8,memory=32Gi,pods=110",
                    help="capacity of each simulated node")
     a.add_argument("--node-labels", default="", help="extra labels k=v,k2=v2")
+    a.add_argument("--kubelet-port", type=int, default=10250,
+                   help="port of the kubelet's HTTPS server (logs, exec, attach, port-forward; default 10250)")
     a.add_argument("--registry-config", type=pathlib.Path, default=None,
                    help="registries.yaml: mirrors and credentials (default /etc/pybernetes/registries.yaml if present)")
     a.add_argument("--disable-default-registry-endpoint", action="store_true",

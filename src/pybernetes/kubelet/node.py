@@ -127,6 +127,7 @@ class NodeManager:
         self.informer.add_handler(self._on_node, lambda _old, new: self._on_node(new), self._on_node_deleted)
         self._tasks: set[asyncio.Task[None]] = set()
         self.status_writes = 0
+        self.kubelet_port = ns.KUBELET_PORT     # where the kubelet server listens (the agent sets --kubelet-port)
         self.register_failures = 0
 
     # ------------------------------------------------------------------ setup
@@ -157,7 +158,8 @@ class NodeManager:
         old_conds = (node.status or {}).get("conditions")
         images = ns.images(await self.runtime.list_images(node=node.name))
         return ns.node_status(node.identity, self.host, capacity=node.capacity, allocatable=node.allocatable,
-                              conds=ns.conditions(old_conds, now), image_list=images)
+                              conds=ns.conditions(old_conds, now), image_list=images,
+                              kubelet_port=self.kubelet_port)
 
     # ------------------------------------------------------------------ registration
     async def register_all(self) -> None:

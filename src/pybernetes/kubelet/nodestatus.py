@@ -163,12 +163,13 @@ def images(refs: Sequence[ImageRef]) -> list[Obj]:
 
 
 def node_status(identity: NodeIdentity, host: HostInfo, *, capacity: Mapping[str, str],
-                allocatable: Mapping[str, str], conds: list[Obj], image_list: list[Obj]) -> Obj:
+                allocatable: Mapping[str, str], conds: list[Obj], image_list: list[Obj],
+                kubelet_port: int = KUBELET_PORT) -> Obj:
     status: Obj = {
         "capacity": dict(capacity), "allocatable": dict(allocatable), "conditions": conds,
         "addresses": [{"type": "InternalIP", "address": identity.internal_ip},
                       {"type": "Hostname", "address": identity.hostname}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": node_info(identity, host),
     }
     if image_list:
