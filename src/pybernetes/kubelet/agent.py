@@ -21,6 +21,7 @@ from pybernetes.kubelet.podworker import PodWorkers
 from pybernetes.kubelet.recorders import Recorders
 from pybernetes.kubelet.runtime.interface import Runtime
 from pybernetes.kubelet.status import StatusManager
+from pybernetes.kubelet.usage import UsageReporter
 
 log = logging.getLogger(__name__)
 REPORT_EVERY = 60.0
@@ -38,6 +39,8 @@ class Agent:
         self.status = StatusManager(client, clock=clock)
         self.workers = PodWorkers(runtime=runtime, status=self.status, nodes=self.nodes.nodes, clock=clock)
         self.pods = PodSource(client, nodes=self.nodes.nodes, node_names=config.node_names, workers=self.workers)
+        self.usage = UsageReporter(client=client, runtime=runtime, pods=self.workers.records,
+                                   node_names=config.node_names, clock=clock)
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
@@ -58,6 +61,7 @@ class Agent:
             self.ready.set()
             log.info("agent ready", extra={"nodes": len(self.nodes.nodes), "pods": len(self.workers.records)})
             tg.create_task(self._report(), name="agent-report")
+            tg.create_task(self.usage.run(), name="usage-reporter")
 
     def stats(self) -> dict[str, Any]:
         hb = self.nodes.heartbeats
