@@ -1,0 +1,84 @@
+"""docs/BENCHMARKS.md rendering: every goal beside its floor and verdict, the machine, the command."""
+
+from __future__ import annotations
+
+from bench.api import APIResults, Measured
+from bench.report import Machine, Report, ms, per_s, ratio, render, verdict
+from bench.stats import Summary
+
+
+def s(rate: float, p50: float, p99: float, count: int = 100, errors: int = 0) -> Summary:
+    return Summary(count, rate, p50, p99, p99, errors)
+
+
+def report() -> Report:
+    api = APIResults()
+    api.paced[("pods", "create")] = Measured(s(100, 0.004, 0.020, 500), 600.0)
+    api.paced[("configmaps", "update")] = Measured(s(100, 0.004, 0.080, 500), 500.0)
+    api.creates16 = Measured(s(1600, 0.009, 0.030), 580.0)
+    api.list10k = Measured(s(2, 0.30, 0.45, 10), 9000.0, note="10,000 items, 30.0 MB")
+    api.watch1000 = Measured(s(10000, 0.030, 0.150, 50000), note="50,000 deliveries")
+    api.fill = Measured(s(1400, 0.04, 0.1, 10000), 650.0)
+    for kind in ("configmaps", "pods"):
+        for op in ("create", "get", "update", "list", "watch"):
+            for n in (1, 16, 64):
+                api.matrix[(kind, op, n)] = Measured(s(1000, 0.001 * n, 0.003 * n), 400.0)
+    api.errors.append("POST /x: 500 boom")
+    floor = {"store creates 1": Summary(0, 3000, float("nan"), float("nan"), float("nan")),
+             "store creates 16": Summary(0, 15000, float("nan"), float("nan"), float("nan")),
+             "store updates 1": s(2000, 0.0004, 0.002), "store get (current)": s(100000, 0.00001, 0.00002),
+             "store list 10,000 keys": s(20, 0.045, 0.05), "raw rows/s batch 1": Summary(0, 3500, 0, 0, 0)}
+    etcd = {"raw creates 1": s(1000, 0.001, 0.004), "store creates 1": s(900, 0.001, 0.005),
+            "raw get": s(2000, 0.0005, 0.001), "store get": s(1900, 0.0005, 0.001)}
+    return Report(date="2026-11-27 05:00 UTC", command="python -m bench.run --out docs/BENCHMARKS.md",
+                  commit="`abc1234`", machine=Machine(2, "AMD EPYC", "6.18", "3.11.7", "3.40.1", (1.0, 2.0, 3.0),
+                                                     (1.5, 2.5, 3.5)),
+                  seconds=420.0, api=api, sqlite_floor=floor, etcd_floor=etcd)
+
+
+def test_render_names_machine_command_and_date() -> None:
+    text = render(report())
+    assert "`python -m bench.run --out docs/BENCHMARKS.md`" in text and "2026-11-27 05:00 UTC" in text
+    assert "2 CPUs (AMD EPYC), Linux 6.18, Python 3.11.7, SQLite 3.40.1" in text
+    assert "before: 1.00 / 2.00 / 3.00; after: 1.50 / 2.50 / 3.50" in text
+
+
+def test_goals_stand_beside_their_floor_and_verdict() -> None:
+    lines = render(report()).splitlines()
+    paced_pods = next(x for x in lines if "paced 100 writes/s: pods create" in x)
+    assert "p99 **20.0 ms**" in paced_pods and "≤ 50 ms" in paced_pods and "**met**" in paced_pods
+    assert "SQLiteStore create, 1 writer: 3,000/s" in paced_pods
+    paced_cm = next(x for x in lines if "paced 100 writes/s: configmaps update" in x)
+    assert "**not met**" in paced_cm and "p99 2.00 ms" in paced_cm
+    creates = next(x for x in lines if x.startswith("| creates/s, 16 concurrent clients (pods)"))
+    assert "**1,600/s**" in creates and "15,000/s (0.11×)" in creates and "**met**" in creates
+    lst = next(x for x in lines if "LIST of 10,000 pods" in x)
+    assert "p50 **300.0 ms**" in lst and "45.0 ms" in lst and "**met**" in lst
+    watch = next(x for x in lines if "watchers each seeing" in x)
+    assert "p99 **150.0 ms**" in watch and "**not met**" in watch
+
+
+def test_matrix_rows_carry_floor_and_ratio() -> None:
+    lines = render(report()).splitlines()
+    row = next(x for x in lines if x.startswith("| pods | create | 16 |"))
+    assert "400 µs" in row and "SQLiteStore create ×16: 15,000/s" in row and "0.07×" in row
+    assert sum(1 for x in lines if x.startswith("| configmaps |")) == 15
+
+
+def test_errors_and_etcd_floor_are_listed() -> None:
+    text = render(report())
+    assert "`POST /x: 500 boom`" in text
+    assert "| creates, 1 writer | 1,000/s (p99 4.00 ms) | 900/s (p99 5.00 ms) | 0.90× |" in text
+
+
+def test_no_etcd() -> None:
+    r = report()
+    r.etcd_floor = None
+    assert "etcd is not installed" in render(r)
+
+
+def test_formatting_helpers() -> None:
+    assert ms(float("nan")) == "—" and ms(0.0012) == "1.20 ms" and ms(0.25) == "250.0 ms"
+    assert per_s(0) == "—" and per_s(1234.4) == "1,234/s"
+    assert ratio(1, 0) == "—" and ratio(3, 2) == "1.50×"
+    assert verdict(None) == "—" and verdict(True) == "**met**"
