@@ -50,7 +50,8 @@ class EventRecorder:
         self.host = host
         self.clock = clock
         self._queue: asyncio.Queue[tuple[Obj, str, str, str, str, str]] = asyncio.Queue(QUEUE_SIZE)
-        self._seen: dict[tuple[str, str, str, str, str], tuple[str, str, int, float]] = {}
+        # upstream's event key (involved object, type, reason, message, source) → (name, first, count, when)
+        self._seen: dict[tuple[str, ...], tuple[str, str, int, float]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._dropped = 0
         self._spam: dict[tuple[str, ...], tuple[float, float]] = {}
@@ -101,7 +102,8 @@ class EventRecorder:
                      component: str) -> None:
         ref = object_reference(obj, field_path=field_path)
         ns = ref.get("namespace") or "default"
-        key = (ref.get("uid", ref["name"]), type_, reason, message, f"{field_path}\0{component}")
+        key = (str(ref.get("kind", "")), ns, str(ref["name"]), str(ref.get("uid", "")), type_, reason, message,
+               field_path, component)
         now = format_rfc3339(self.clock.now())
         seen = self._seen.get(key)
         if seen and self.clock.monotonic() - seen[3] < FOLD_WINDOW:

@@ -13,7 +13,8 @@ import datetime
 import logging
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from pybernetes.api.meta import format_rfc3339_micro, parse_time
 from pybernetes.client.clock import REAL, Clock
@@ -38,9 +39,9 @@ class LeaderElector:
         self.clock = clock
         self.is_leader = False
 
-    def _lease(self, rv: str | None, transitions: int, acquire_time: str) -> dict:
+    def _lease(self, rv: str | None, transitions: int, acquire_time: str) -> dict[str, Any]:
         now = format_rfc3339_micro(self.clock.now())
-        meta: dict = {"name": self.name, "namespace": self.namespace}
+        meta: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
         if rv:
             meta["resourceVersion"] = rv
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
@@ -80,7 +81,7 @@ class LeaderElector:
                 return False
             raise
 
-    async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
+    async def run(self, lead: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Block until leader, then run ``lead()`` while renewing; returns (after cancelling ``lead``) when
         leadership is lost, so the caller can exit or campaign again."""
         while True:

@@ -29,7 +29,7 @@ class RateLimiter:
     def when(self, key: Hashable) -> float:
         n = self._failures[key]
         self._failures[key] = n + 1
-        backoff = min(self.base * (2 ** n), self.cap)
+        backoff = min(self.base * float(2 ** n), self.cap)
         now = self.clock.monotonic()
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.qps)
         self._last = now
