@@ -140,3 +140,18 @@ async def run(rest: GenericREST, ip: str, port: int) -> None:
         except Exception:
             log.exception("endpoint reconcile failed")
         await asyncio.sleep(RENEW)
+
+
+async def remove(rest: GenericREST, ip: str, port: int, *, clock: Callable[[], float] = time.time) -> None:
+    """On graceful shutdown (upstream's ``RemoveEndpoints``): drop our record and rewrite the Endpoints without us
+    at once instead of after TTL. The last server leaves them as they are, as upstream refuses to erase them."""
+    try:
+        await rest.state.store.delete(PREFIX + ip)
+    except st.KeyNotFound:
+        pass
+    ips = [a for a in await live_addresses(rest.state.store, port, clock=clock) if a != ip]
+    if not ips:
+        return
+    await _put(rest, "", "v1", "endpoints", endpoints(ips, port), ("subsets",))
+    await _put(rest, "discovery.k8s.io", "v1", "endpointslices", endpoint_slice(ips, port),
+               ("addressType", "endpoints", "ports"))

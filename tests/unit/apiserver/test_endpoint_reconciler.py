@@ -163,3 +163,16 @@ async def test_the_own_address_is_listed_even_when_the_store_lags(rest: GenericR
     monkeypatch.setattr(er, "live_addresses", nothing_live)
     await er.reconcile_once(rest, "10.0.0.7", 6443, clock=Clock())
     assert ips_of(await stored(rest, EP_KEY)) == ["10.0.0.7"]
+
+
+async def test_remove_on_graceful_shutdown(rest: GenericREST) -> None:
+    clock = Clock()
+    await er.reconcile_once(rest, "10.0.0.1", 6443, clock=clock)
+    await er.reconcile_once(rest, "10.0.0.2", 6443, clock=clock)
+    await er.remove(rest, "10.0.0.1", 6443, clock=clock)
+    assert ips_of(await stored(rest, EP_KEY)) == ["10.0.0.2"]            # at once, not after TTL
+    assert slice_ips(await stored(rest, SLICE_KEY)) == ["10.0.0.2"]
+    assert await rest.state.store.get(er.PREFIX + "10.0.0.1") is None
+    await er.remove(rest, "10.0.0.2", 6443, clock=clock)                 # the last one leaves them be
+    assert ips_of(await stored(rest, EP_KEY)) == ["10.0.0.2"]
+    await er.remove(rest, "10.0.0.2", 6443, clock=clock)                 # and twice is harmless
