@@ -22,6 +22,7 @@ server's own client certificate is.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime
 import ipaddress
@@ -283,6 +284,7 @@ class KubeletServer:
         self.names, self.ips = tuple(names), tuple(ips)
         self._runner: web.AppRunner | None = None
         self.sessions: set[asyncio.Task[Any]] = set()
+        self.served: collections.Counter[str] = collections.Counter()    # "<kind>/<transport>/<protocol>"
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -426,6 +428,7 @@ class KubeletServer:
                                   f"supports {list(ch.WS_EXEC_PROTOCOLS)}")
             ws = web.WebSocketResponse(protocols=(chosen,) if chosen else (), max_msg_size=0, autoping=True)
             await ws.prepare(request)
+            self.served[f"{kind}/websocket/{chosen}"] += 1
             await self._tracked(remotecommand.serve_websocket(ws, ch.ws_protocol(chosen or ch.V1), opts, run))
             return ws
         if is_spdy(request):
@@ -434,6 +437,7 @@ class KubeletServer:
             if version is None:
                 return self._no_protocol(offered, ch.SPDY_EXEC_PROTOCOLS)
             session = await self._upgrade_spdy(request, version, accept=None)
+            self.served[f"{kind}/spdy/{version}"] += 1
 
             async def serve() -> None:
                 runner = asyncio.ensure_future(session.run())
@@ -501,6 +505,7 @@ class KubeletServer:
             ws = web.WebSocketResponse(protocols=(ch.TUNNEL_PREFIX + chosen,), max_msg_size=0, autoping=True)
             await ws.prepare(request)
             session = SpdySession(portforward.WebSocketChannel(ws), server=True, accept=portforward.check_stream)
+            self.served[f"portforward/tunnel/{chosen}"] += 1
             await self._tracked(self._serve_pf_spdy(session, dial, sandbox, pod_uid))
             return ws
         if is_websocket(request):
@@ -510,6 +515,7 @@ class KubeletServer:
                                   f"supports {list(ch.WS_PORT_FORWARD_PROTOCOLS)}")
             ws = web.WebSocketResponse(protocols=(chosen,) if chosen else (), max_msg_size=0, autoping=True)
             await ws.prepare(request)
+            self.served[f"portforward/websocket/{chosen}"] += 1
             await self._tracked(portforward.serve_websocket(ws, ch.ws_protocol(chosen or ch.V4), ports, dial,
                                                             pod=sandbox, uid=pod_uid))
             return ws
@@ -519,6 +525,7 @@ class KubeletServer:
             if chosen is None:
                 return self._no_protocol(offered, ch.SPDY_PORT_FORWARD_PROTOCOLS)
             session = await self._upgrade_spdy(request, chosen, accept=portforward.check_stream)
+            self.served[f"portforward/spdy/{chosen}"] += 1
             await self._tracked(self._serve_pf_spdy(session, dial, sandbox, pod_uid))
             return hijack.done()
         return _text(400, "Upgrade request required")

@@ -92,14 +92,13 @@ def encode_message(protocol: WsProtocol, channel: int, data: bytes) -> bytes | s
 
 
 def decode_message(protocol: WsProtocol, message: bytes | str) -> tuple[int, bytes] | None:
-    """(channel, data) of a client message, or None if it is empty or malformed."""
+    """(channel, data) of a client message, or None if it is empty or malformed. Binary protocols take text
+    frames too (the Python client sends ``str`` stdin as text): their bytes are read the same way."""
+    if protocol.binary:
+        raw = message.encode() if isinstance(message, str) else bytes(message)
+        return (raw[0], raw[1:]) if raw else None
     if isinstance(message, bytes | bytearray):
-        if not message:
-            return None
-        if not protocol.binary:
-            message = bytes(message).decode("ascii", "replace")
-        else:
-            return message[0], bytes(message[1:])
+        message = bytes(message).decode("ascii", "replace")
     if not message:
         return None
     channel = ord(message[0]) - ord("0")
@@ -158,7 +157,9 @@ def internal_error_status(error: str) -> dict[str, Any]:
 def status_bytes(status: dict[str, Any], *, as_json: bool) -> bytes:
     """What goes on the error channel/stream: JSON for v4+; before v4 a failure's message only, success nothing."""
     if as_json:
-        return json.dumps(status, separators=(",", ":"), ensure_ascii=False).encode()
+        text = json.dumps(status, separators=(",", ":"), ensure_ascii=False)
+        # Go's json.Marshal escapes these (they can only occur inside strings, so replacing is safe).
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
     if status.get("status") == "Success":
         return b""
     return str(status.get("message", "")).encode()

@@ -184,20 +184,20 @@ def pack_headers(headers: Headers) -> bytes:
 
 def unpack_headers(block: bytes) -> Headers:
     """Parse an uncompressed name/value block; names are lowercased (spdystream lowercases what it receives)."""
+    def field(pos: int) -> tuple[bytes, int]:
+        (n,) = struct.unpack_from(">I", block, pos)
+        if pos + 4 + n > len(block):
+            raise ProtocolError("truncated header block")
+        return block[pos + 4:pos + 4 + n], pos + 4 + n
+
     try:
         (count,) = struct.unpack_from(">I", block, 0)
         pos = 4
         out: Headers = {}
         for _ in range(count):
-            (nlen,) = struct.unpack_from(">I", block, pos)
-            name = block[pos + 4:pos + 4 + nlen].decode().lower()
-            pos += 4 + nlen
-            (vlen,) = struct.unpack_from(">I", block, pos)
-            value = block[pos + 4:pos + 4 + vlen].decode()
-            pos += 4 + vlen
-            if pos > len(block):
-                raise ProtocolError("truncated header block")
-            out.setdefault(name, []).extend(value.split("\x00"))
+            name, pos = field(pos)
+            value, pos = field(pos)
+            out.setdefault(name.decode().lower(), []).extend(value.decode().split("\x00"))
     except (struct.error, UnicodeDecodeError) as e:
         raise ProtocolError(f"malformed header block: {e}") from None
     if pos != len(block):
