@@ -14,6 +14,7 @@ def all_controllers() -> list[type[Controller]]:
     from pybernetes.controllers.endpoints import EndpointsController
     from pybernetes.controllers.endpointslice import EndpointSliceController
     from pybernetes.controllers.garbagecollector import GarbageCollector
+    from pybernetes.controllers.hpa import HorizontalPodAutoscalerController
     from pybernetes.controllers.job import JobController
     from pybernetes.controllers.namespace import NamespaceController
     from pybernetes.controllers.nodeipam import NodeIPAMController
@@ -44,4 +45,5 @@ def all_controllers() -> list[type[Controller]]:
     out += [CronJobController]
     out += [DaemonSetController]
     out += [PodGCController]
+    out += [HorizontalPodAutoscalerController]
     return out
