@@ -19,6 +19,14 @@ def node_ref(name: str) -> Obj:
     return {"kind": "Node", "apiVersion": "v1", "metadata": {"name": name, "uid": name}}
 
 
+def reference(obj: Obj) -> Obj:
+    """What an event needs of its object, taken now: a queued event must not keep a whole pod alive (30,000 queued
+    events of 10,000 starting pods would hold every version of every pod)."""
+    meta = obj.get("metadata") or {}
+    return {"kind": obj.get("kind") or "Pod", "apiVersion": obj.get("apiVersion") or "v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in meta}}
+
+
 class Recorders:
     def __init__(self, client: Client | None, *, clock: Clock = REAL, component: str = COMPONENT) -> None:
         self.client = client
@@ -38,7 +46,7 @@ class Recorders:
     def event(self, host: str, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "") -> None:
         rec = self.for_host(host)
         if rec is not None:
-            rec.event(obj, type_, reason, message, field_path=field_path)
+            rec.event(reference(obj), type_, reason, message, field_path=field_path)
 
     def __len__(self) -> int:
         return len(self._by_host)
