@@ -173,6 +173,7 @@ MEMORY_USAGE_ANNOTATION = "sim.pybernetes.io/memory-usage"
 CPU_WAVE_SECONDS = 120.0
 MEMORY_WAVE_SECONDS = 300.0
 MI = 1 << 20
+PAGE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +194,12 @@ class Usage:
         return self.cpu_nanocores * (t + self.cpu_swing / w * (math.cos(self.phase) - math.cos(w * t + self.phase)))
 
     def memory_at(self, t: float) -> int:
+        """The working set at ``t``: whole pages, as a cgroup counts it (a fixed figure is kept exact)."""
+        if not self.memory_swing:
+            return self.memory_bytes
         w = 2 * math.pi / MEMORY_WAVE_SECONDS
-        return int(self.memory_bytes * (1 + self.memory_swing * math.sin(w * t + self.phase)))
+        raw = int(self.memory_bytes * (1 + self.memory_swing * math.sin(w * t + self.phase)))
+        return raw - raw % PAGE
 
 
 def _digest(*parts: str) -> int:

@@ -121,6 +121,7 @@ async def test_default_usage_is_small_and_counter_never_decreases() -> None:
         rate = (st.cpu_usage_core_nanoseconds - last) / 7
         assert 0.7 * 1_000_000 <= rate <= 1.3 * 3_000_000
         assert 7 * MI < st.memory_working_set_bytes < 25 * MI
+        assert st.memory_working_set_bytes % 4096 == 0                 # whole pages
         last = st.cpu_usage_core_nanoseconds
 
 
