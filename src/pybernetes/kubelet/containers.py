@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pybernetes.api.kinds.pod_defaults import default_pull_policy
 from pybernetes.client.clock import REAL, Clock
 from pybernetes.kubelet.backoff import Backoff, go_duration
+from pybernetes.kubelet.env import ConfigError
 from pybernetes.kubelet.podstatus import is_sidecar
 from pybernetes.kubelet.runtime.interface import (
     ContainerConfig,
@@ -25,12 +26,17 @@ from pybernetes.kubelet.runtime.interface import (
     ContainerStatus,
     ImagePullFailure,
     ImageRef,
+    Mount,
     PodSandboxConfig,
     Runtime,
     RuntimeFailure,
 )
 
+if TYPE_CHECKING:
+    from pybernetes.kubelet.podsetup import PodSetup
+
 Obj = dict[str, Any]
+CONFIG_RETRY = 5.0          # a missing ConfigMap/Secret: look again soon (upstream resyncs when it appears)
 
 
 class EventSink(Protocol):
@@ -119,8 +125,10 @@ class ContainerStarter:
     """Pulls, creates and starts one container; returns whether it is now running, and records why not in
     ``waiting`` (the container's waiting reason/message for the status)."""
 
-    def __init__(self, runtime: Runtime, *, backoff: Backoff, clock: Clock = REAL) -> None:
+    def __init__(self, runtime: Runtime, *, backoff: Backoff, clock: Clock = REAL,
+                 setup: PodSetup | None = None) -> None:
         self.runtime = runtime
+        self.setup = setup          # real nodes: env, mounts and hooks (podsetup.py); None for simulated pods
         self.backoff = backoff
         self.clock = clock
         self._pull_failed_at: dict[tuple[str, str], float] = {}
@@ -205,11 +213,19 @@ class ContainerStarter:
         if ref is None:
             return False, retry
         meta = pod.get("metadata") or {}
+        command, args = list(c.get("command") or ()), list(c.get("args") or ())
+        env = tuple((e.get("name", ""), str(e.get("value", ""))) for e in c.get("env") or () if "value" in e)
+        mounts: tuple[Mount, ...] = ()
+        if self.setup is not None:
+            try:
+                env, command, args, mounts = await self.setup.container_config(pod, c)
+            except ConfigError as e:
+                waiting[name] = (e.reason, str(e))
+                events.event(pod, "Warning", "Failed", f"Error: {e}", field_path=fp)
+                return False, CONFIG_RETRY
         config = ContainerConfig(
-            name=name, image=ref.name, attempt=attempt, command=tuple(c.get("command") or ()),
-            args=tuple(c.get("args") or ()),
-            env=tuple((e.get("name", ""), str(e.get("value", ""))) for e in c.get("env") or () if "value" in e),
-            working_dir=c.get("workingDir") or "", init=init,
+            name=name, image=ref.name, attempt=attempt, command=tuple(command), args=tuple(args), env=env,
+            mounts=mounts, working_dir=c.get("workingDir") or "", init=init,
             labels={"io.kubernetes.pod.name": meta.get("name", ""),
                     "io.kubernetes.pod.namespace": meta.get("namespace", ""),
                     "io.kubernetes.pod.uid": meta.get("uid", ""), "io.kubernetes.container.name": name},
@@ -228,5 +244,14 @@ class ContainerStarter:
             events.event(pod, "Warning", "Failed", f"Error: {e}", field_path=fp)
             return False, None
         events.event(pod, "Normal", "Started", f"Started container {name}", field_path=fp)
+        if self.setup is not None:
+            msg = await self.setup.post_start(pod, c, cid)
+            if msg is not None:             # upstream: the container is killed and reported PostStartHookError
+                events.event(pod, "Warning", "FailedPostStartHook", msg, field_path=fp)
+                events.event(pod, "Normal", "Killing", "FailedPostStartHook", field_path=fp)
+                grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds") or 30)
+                await self.runtime.stop_container(cid, grace)
+                waiting[name] = ("PostStartHookError", msg)
+                return False, None
         waiting.pop(name, None)
         return True, None

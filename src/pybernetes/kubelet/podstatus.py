@@ -17,7 +17,7 @@ the last sync), these turn them into ``status``. Upstream's rules kept here:
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pybernetes.api.meta import format_rfc3339
@@ -27,6 +27,8 @@ Obj = dict[str, Any]
 TERMINAL = frozenset({"Succeeded", "Failed"})
 KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
 _KUBELET_CONDITION_SET = frozenset(KUBELET_CONDITIONS)
+Readiness = Callable[[str, str], tuple[bool, bool]]
+"""(container name, container id) → (started, ready) from the probes; without it running containers are ready."""
 
 
 def ts(dt: datetime.datetime | None) -> str | None:
@@ -71,7 +73,7 @@ def _volume_mounts(container: Obj) -> list[Obj]:
 
 def container_status(container: Obj, history: Sequence[ContainerStatus], *, runtime_name: str, old: Obj | None,
                      waiting: tuple[str, str] | None, carried: Obj | None, default_reason: str, init: bool,
-                     terminal: bool) -> Obj:
+                     terminal: bool, readiness: Readiness | None = None) -> Obj:
     """One ``containerStatuses`` entry. ``history`` is the runtime's records for this name, newest first;
     ``waiting`` a (reason, message) the last sync left (CrashLoopBackOff, ErrImagePull, ...)."""
     name = container.get("name", "")
@@ -98,6 +100,9 @@ def container_status(container: Obj, history: Sequence[ContainerStatus], *, runt
         state: Obj = {"running": {"startedAt": ts(latest.started_at)}}
         started = True
         ready = not terminal and (not init or is_sidecar(container))    # probes always pass in simulation
+        if readiness is not None and (not init or is_sidecar(container)):
+            started, probed_ready = readiness(name, latest.id)             # the prober's view (real nodes)
+            ready = ready and started and probed_ready
     elif latest.state == ContainerState.EXITED:
         term = _terminated(latest, runtime_name)
         if waiting:
@@ -296,7 +301,7 @@ def _condition(ctype: str, value: tuple[str, str, str], old: Mapping[str, Obj], 
 def generate_pod_status(pod: Obj, *, history: Mapping[str, Sequence[ContainerStatus]], runtime_name: str,
                         sandbox_ready: bool, pod_ips: Sequence[str], host_ips: Sequence[str], old: Obj,
                         waiting: Mapping[str, tuple[str, str]], carried: Mapping[str, Obj], terminal: bool,
-                        now: str) -> Obj:
+                        now: str, readiness: Readiness | None = None) -> Obj:
     """The pod's new ``status``. ``old`` is the last status the kubelet computed (or the API's);
     ``terminal`` says every container has been stopped for good (deletion or a terminal phase)."""
     spec = pod.get("spec") or {}
@@ -310,7 +315,7 @@ def generate_pod_status(pod: Obj, *, history: Mapping[str, Sequence[ContainerSta
         name = c.get("name", "")
         return container_status(c, history.get(name, ()), runtime_name=runtime_name, old=old_cs.get(name),
                                 waiting=waiting.get(name), carried=carried.get(name), default_reason=default_reason,
-                                init=init, terminal=terminal)
+                                init=init, terminal=terminal, readiness=readiness)
 
     init_statuses = [convert(c, True) for c in inits]
     statuses = [convert(c, False) for c in spec.get("containers") or ()]

@@ -23,7 +23,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pybernetes.api.meta import format_rfc3339, is_being_deleted
 from pybernetes.client.clock import REAL, Clock
@@ -39,12 +39,17 @@ from pybernetes.kubelet.runtime.interface import (
     SandboxStatus,
 )
 from pybernetes.kubelet.status import StatusManager
+from pybernetes.kubelet.volumes.manager import VolumeError
+
+if TYPE_CHECKING:
+    from pybernetes.kubelet.podsetup import PodSetup
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 MIN_GRACE = 2          # upstream minimumGracePeriodInSeconds
 DEFAULT_GRACE = 30
 SANDBOX_RETRY = (1.0, 10.0)
+VOLUME_RETRY = 2.0
 
 
 class NodeView(EventSink, Protocol):
@@ -115,13 +120,16 @@ def _significant(old: Obj, new: Obj) -> bool:
 
 class PodWorkers:
     def __init__(self, *, runtime: Runtime, status: StatusManager, nodes: Mapping[str, NodeView],
-                 clock: Clock = REAL, backoff: Backoff | None = None) -> None:
+                 clock: Clock = REAL, backoff: Backoff | None = None, setup: PodSetup | None = None) -> None:
         self.runtime = runtime
         self.status = status
         self.nodes = nodes
         self.clock = clock
         self.backoff = backoff or Backoff(clock=clock)
-        self.starter = ContainerStarter(runtime, backoff=self.backoff, clock=clock)
+        self.setup = setup          # real nodes: volumes, env, probes, hooks (podsetup.py); None when simulated
+        self.starter = ContainerStarter(runtime, backoff=self.backoff, clock=clock, setup=setup)
+        if setup is not None:
+            setup.subscribe(self.poke)
         self.records: dict[str, PodRecord] = {}
         self._orphans: dict[str, SandboxStatus] = {}
         runtime.subscribe(self.poke)
@@ -235,6 +243,8 @@ class PodWorkers:
         pod = rec.pod
         if pod is None:
             await self._teardown(rec, grace=MIN_GRACE, events=None)
+            if self.setup is not None:
+                await self.setup.pod_gone(rec.uid)
             self.status.forget(rec.uid)
             self.backoff.forget_prefix(rec.uid)
             self.starter.forget(rec.uid)
@@ -269,10 +279,12 @@ class PodWorkers:
     def _status(self, rec: PodRecord, pod: Obj, node: NodeView, history: Mapping[str, list[ContainerStatus]],
                 *, terminal: bool) -> Obj:
         old = self.status.get(rec.uid) or rec.first_status or pod.get("status") or {}
+        setup = self.setup
+        readiness = None if setup is None else (lambda name, cid: setup.container_readiness(rec.uid, name, cid))
         return generate_pod_status(pod, history=history, runtime_name=self.runtime.runtime_name,
                                    sandbox_ready=rec.sandbox_ready, pod_ips=rec.ips, host_ips=node.host_ips,
                                    old=old, waiting=rec.waiting, carried=rec.carried, terminal=terminal,
-                                   now=format_rfc3339(self.clock.now()))
+                                   now=format_rfc3339(self.clock.now()), readiness=readiness)
 
     async def _sync_active(self, rec: PodRecord, pod: Obj, node: NodeView) -> float | None:
         spec = pod.get("spec") or {}
@@ -293,7 +305,17 @@ class PodWorkers:
             rec.sandbox_id, rec.sandbox_ready, rec.ips = sb.id, sb.ready, sb.ips
             if spec.get("hostNetwork"):
                 rec.ips = node.host_ips             # upstream: host-network pods report the node's IPs
+        if self.setup is not None:
+            try:
+                await self.setup.prepare_pod(pod, ips=rec.ips, host_ips=node.host_ips)
+            except VolumeError as e:
+                node.event(pod, "Warning", "FailedMount", str(e))
+                self.status.set_pod_status(pod, self._status(rec, pod, node, await self._history(rec),
+                                                             terminal=False))
+                return VOLUME_RETRY
         history = await self._history(rec)
+        if self.setup is not None and await self._kill_unhealthy(rec, pod, node, history):
+            history = await self._history(rec)
         wake: float | None = None
         pod_ref = format_pod(pod)
         for step in plan_starts(spec, history, rec.carried):
@@ -316,6 +338,8 @@ class PodWorkers:
             if not ok and step.init and not is_sidecar(step.container):
                 break
         history = await self._history(rec)
+        if self.setup is not None:
+            self.setup.running(pod, rec.ips[0] if rec.ips else "", self._running(history))
         status = self._status(rec, pod, node, history, terminal=False)
         if status["phase"] in TERMINAL:
             await self._sync_terminating(rec, pod, node)
@@ -341,6 +365,8 @@ class PodWorkers:
                 rec.final = self._status(rec, pod, node, history, terminal=True)
                 await self._remove_sandbox(rec.sandbox_id)
                 rec.sandbox_id = ""
+                if self.setup is not None:
+                    await self.setup.pod_gone(rec.uid)
             rec.terminal = True
         self.status.set_pod_status(pod, rec.final, terminated=deleting)
 
@@ -355,7 +381,48 @@ class PodWorkers:
             for cs in running:
                 node.event(pod, "Normal", "Killing", f"Stopping container {cs.name}",
                            field_path=field_path({"name": cs.name}, cs.name in inits))
-        await asyncio.gather(*(self.runtime.stop_container(cs.id, grace) for cs in running))
+        specs = {c.get("name"): c for key in ("initContainers", "containers")
+                 for c in ((pod or {}).get("spec") or {}).get(key) or ()}
+
+        async def stop(cs: ContainerStatus) -> None:
+            g = grace
+            if self.setup is not None and pod is not None and cs.name in specs:
+                g = max(grace - await self.setup.pre_stop(pod, specs[cs.name], cs.id, grace), MIN_GRACE)
+            await self.runtime.stop_container(cs.id, g)
+
+        await asyncio.gather(*(stop(cs) for cs in running))
+
+    def _running(self, history: Mapping[str, list[ContainerStatus]]) -> dict[str, tuple[str, float]]:
+        """Running containers as the prober wants them: name → (id, start time on the monotonic clock)."""
+        now, mono = self.clock.now(), self.clock.monotonic()
+        return {name: (h[0].id, mono - ((now - h[0].started_at).total_seconds() if h[0].started_at else 0.0))
+                for name, h in history.items() if h and h[0].state == ContainerState.RUNNING}
+
+    async def _kill_unhealthy(self, rec: PodRecord, pod: Obj, node: NodeView,
+                              history: Mapping[str, list[ContainerStatus]]) -> bool:
+        """Stop running containers a liveness or startup probe failed (upstream computePodActions); the restart
+        policy starts them again. Returns whether any was stopped."""
+        assert self.setup is not None
+        spec = pod.get("spec") or {}
+        restart = (spec.get("restartPolicy") or "Always") != "Never"
+        probed = {c.get("name"): (c, False) for c in spec.get("containers") or ()}
+        probed.update({c.get("name"): (c, True) for c in spec.get("initContainers") or () if is_sidecar(c)})
+        grace = float(spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE) or 0)
+        killed = False
+        for name, hist in history.items():
+            latest = hist[0] if hist else None
+            if latest is None or latest.state != ContainerState.RUNNING or name not in probed:
+                continue
+            reason = self.setup.kill_reason(rec.uid, name, latest.id)
+            if reason is None:
+                continue
+            c, init = probed[name]
+            node.event(pod, "Normal", "Killing", f"{reason}, will be restarted" if restart or init else reason,
+                       field_path=field_path(c, init))
+            g = max(grace - await self.setup.pre_stop(pod, c, latest.id, grace), MIN_GRACE)
+            await self.runtime.stop_container(latest.id, g)
+            killed = True
+        return killed
 
     async def _remove_sandbox(self, sandbox_id: str) -> None:
         if not sandbox_id:
