@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from pybernetes.api import errors
 from pybernetes.api.decode import BodyError, cannot_handle, check_object, parse_body
@@ -79,9 +80,9 @@ class ResourceHandler:
                 raise MethodNotAllowed(res.plural, res.group, verb)
             return await virtual(request, res, info, user)
         if verb not in res.verbs and not (verb == "watch" and "watch" in res.verbs):
+            details = {"group": res.group, "kind": res.plural} if res.group else {"kind": res.plural}   # omitempty
             raise errors.APIError("the server does not allow this method on the requested resource",
-                                  code=405, reason="MethodNotAllowed", details={"group": res.group,
-                                                                                 "kind": res.plural})
+                                  code=405, reason="MethodNotAllowed", details=details)
         if res.namespaced and not info.namespace and verb in ("create", "update", "patch", "delete", "get") \
                 and not (verb == "get" and not info.name):
             raise errors.resource_not_found()
@@ -108,10 +109,15 @@ class ResourceHandler:
         if request.content_length is not None and request.content_length > limit:
             raise errors.RequestEntityTooLarge(f"Request entity too large: limit is {limit}")
         data = bytearray()
-        async for chunk in request.content.iter_chunked(65536):
-            data += chunk
-            if len(data) > limit:
-                raise errors.RequestEntityTooLarge(f"Request entity too large: limit is {limit}")
+        try:
+            async for chunk in request.content.iter_chunked(65536):
+                data += chunk
+                if len(data) > limit:
+                    raise errors.RequestEntityTooLarge(f"Request entity too large: limit is {limit}")
+        except RequestPayloadError as e:
+            # e.g. a Content-Encoding the body does not match: the request is broken, not the server.
+            cause = e.__cause__ or e
+            raise BadRequest(f"error reading the request body: {getattr(cause, 'message', cause)}") from None
         return bytes(data)
 
     async def decode_object(self, request: web.Request, res: Resource, ti: TypeInfo, *, mode: str,
