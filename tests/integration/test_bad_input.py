@@ -8,6 +8,7 @@ Content-Types and query strings are exactly what the test writes — no client l
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -198,6 +199,27 @@ def test_unsupported_content_type_is_415(http: Http, ns: str, ct: str, body: byt
                   "the body of the request was in an unknown format - accepted media types include: "
                   "application/json, application/yaml, application/vnd.kubernetes.protobuf")
     assert_no_configmaps(http, ns)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "x-unknown"])
+def test_content_encoding_is_not_undone(http: Http, ns: str, encoding: str) -> None:
+    """Go's server never decompresses a request body: compressed bytes are a decoding error (as a Status, not the
+    HTTP parser's plain text), and a plain body is read as sent whatever Content-Encoding claims."""
+    body = gzip.compress(b'{"metadata":{"name":"z"}}')
+    expect_status(http("POST", cm_path(ns), body, headers={"Content-Encoding": encoding}), 400, "BadRequest",
+                  prefix="the object provided is unrecognized (must be of type ConfigMap): couldn't get version/kind; "
+                  "json parse error: invalid character '\\x1f' looking for beginning of value")
+    assert_no_configmaps(http, ns)
+    r = http("POST", cm_path(ns), {"metadata": {"name": "plain"}}, headers={"Content-Encoding": encoding})
+    assert r.status_code == 201, r.text
+
+
+def test_unsupported_method_is_405(http: Http, ns: str) -> None:
+    r = http("OPTIONS", cm_path(ns), ct=None)
+    expect_status(r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+    assert r.json()["details"] == {"kind": "configmaps"}
+    r = http("OPTIONS", deploy_path(ns), ct=None)
+    assert expect_status(r, 405, "MethodNotAllowed")["details"] == {"group": "apps", "kind": "deployments"}
 
 
 def test_unacceptable_accept_is_406(http: Http, ns: str) -> None:
