@@ -34,6 +34,10 @@ class APIObjects:
             inf.start()
         return inf
 
+    def informer(self, res: ResourceRef) -> Informer:
+        """This agent's informer for ``res`` (started on first use)."""
+        return self._informer(res)
+
     def start(self) -> None:
         """Begin watching Services now (env needs them before the first container of the first pod)."""
         self._informer(SERVICES)

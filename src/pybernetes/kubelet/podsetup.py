@@ -28,11 +28,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pybernetes.client.clock import REAL, Clock
+from pybernetes.client.resources import PVS
 from pybernetes.kubelet.env import ConfigError, expand_command, make_environment
 from pybernetes.kubelet.hooks import run_handler
 from pybernetes.kubelet.objects import APIObjects
 from pybernetes.kubelet.prober import ProbeManager
 from pybernetes.kubelet.runtime.interface import Mount, Runtime
+from pybernetes.kubelet.volumes.localpath import cleanup_path, remove_volume_dir
 from pybernetes.kubelet.volumes.manager import VolumeError, VolumeManager
 from pybernetes.kubelet.volumes.mounts import container_mounts
 from pybernetes.kubelet.volumes.tokens import TokenManager
@@ -62,18 +64,31 @@ class PodSetup:
         self.prober = ProbeManager(runtime=runtime, clock=clock, on_change=self._changed, event=event)
         self._pods: dict[str, tuple[Obj, tuple[str, ...], tuple[str, ...]]] = {}
         self._paths: dict[str, dict[str, str]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @classmethod
-    def for_agent(cls, *, client: Any, runtime: Runtime, data_dir: pathlib.Path, event: EventFn,
+    def for_agent(cls, *, client: Any, runtime: Runtime, data_dir: pathlib.Path, event: EventFn, node_name: str,
                   allocatable: Mapping[str, str] | None = None, clock: Clock = REAL) -> PodSetup:
         """The real node's wiring: API objects through this agent's client, pod volumes under
-        ``<data_dir>/pods``."""
+        ``<data_dir>/pods``, and removal of this node's local-path volume directories when their PV is deleted
+        (``node_name`` is the node's ``kubernetes.io/hostname``)."""
         objects = APIObjects(client)
         objects.start()
         tokens = TokenManager(objects.request_token, clock=clock)
         volumes = VolumeManager(root=data_dir / "pods", api=objects, tokens=tokens, allocatable=allocatable)
-        return cls(runtime=runtime, objects=objects, volumes=volumes, event=event, clock=clock,
-                   allocatable=allocatable)
+        setup = cls(runtime=runtime, objects=objects, volumes=volumes, event=event, clock=clock,
+                    allocatable=allocatable)
+        objects.informer(PVS).add_handler(None, None, lambda pv: setup.pv_deleted(pv, hostname=node_name))
+        return setup
+
+    def pv_deleted(self, pv: Obj, *, hostname: str) -> None:
+        """A PersistentVolume is gone: remove its directory if it was this node's local-path volume."""
+        if cleanup_path(pv, hostname=hostname) is None:
+            return
+        task = asyncio.get_running_loop().create_task(remove_volume_dir(pv, hostname=hostname),
+                                                      name="local-path-cleanup")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def subscribe(self, on_change: Callable[[str], None]) -> None:
         """Where probe result changes go (the pod workers' ``poke``)."""
@@ -173,5 +188,8 @@ class PodSetup:
             self._pods[uid] = (pod, ips, host_ips)
 
     async def stop(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.prober.stop()
         await self.objects.stop()

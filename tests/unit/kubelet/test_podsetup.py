@@ -95,8 +95,12 @@ class Rig:
         self.workers.update(copy.deepcopy(self.api.put(PODS, pod)))
 
     async def settle(self) -> None:
-        for _ in range(200):
+        """Let runnable tasks run; volume set-up runs in threads, so keep yielding while a sync is still busy
+        (bounded: a sync waiting on the fake clock stays busy)."""
+        for i in range(5000):
             await asyncio.sleep(0)
+            if i >= 200 and all(r.task is None for r in self.workers.records.values()):
+                return
 
     async def advance(self, seconds: float, step: float = 0.5) -> None:
         for _ in range(round(seconds / step)):
