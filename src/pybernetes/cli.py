@@ -61,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
                    help="default toleration of not-ready/unreachable nodes before their pods are evicted")
     s.add_argument("--node-monitor-grace-period", default="40s",
                    help="how long a node may miss its heartbeats before it is marked Unknown")
+    s.add_argument("--node-ip", default="", help="InternalIP of the local node (passed to its agent)")
+    s.add_argument("--registry-config", type=pathlib.Path, default=None,
+                   help="registries.yaml for the local node's image pulls (passed to its agent)")
+    s.add_argument("--disable-default-registry-endpoint", action="store_true",
+                   help="the local node pulls registries that have mirrors from their mirrors only")
     _add_logging(s)
 
     c = sub.add_parser("controller-manager", help="run the controllers against an API server")
@@ -95,7 +100,17 @@ def parser() -> argparse.ArgumentParser:
                    help="registries.yaml: mirrors and credentials (default /etc/pybernetes/registries.yaml if present)")
     a.add_argument("--disable-default-registry-endpoint", action="store_true",
                    help="pull registries that have mirrors from their mirrors only")
+    a.add_argument("--node-ip", default="", help="a real node's InternalIP (default: the default route's address)")
+    a.add_argument("--oci-runtime", choices=("crun", "runc"), default="crun", help="OCI runtime of a real node")
+    a.add_argument("--cluster-dns", default="10.43.0.10", help="the cluster DNS address pods resolve with")
+    a.add_argument("--cluster-domain", default="cluster.local")
     _add_logging(a)
+
+    sh = sub.add_parser("shim", help="the node's container runtime daemon (the agent starts it)")
+    sh.add_argument("--root", type=pathlib.Path, required=True, help="state directory (<agent data-dir>/runtime)")
+    sh.add_argument("--socket", type=pathlib.Path, required=True, help="unix socket the agent talks to")
+    sh.add_argument("--runtime", choices=("crun", "runc"), default="crun", help="OCI runtime binary")
+    _add_logging(sh)
 
     from pybernetes.kubelet.images.command import configure_parser as configure_images
     im = sub.add_parser("images", help="the node's image store: import, list, pull, rm")
@@ -167,6 +182,14 @@ def start_components(args: argparse.Namespace, data_dir: pathlib.Path, url: str,
         agent = ["agent", "--server", url, "--token", token, "--data-dir", str(data_dir / "agent"), *level]
         if args.simulated_nodes:
             agent += ["--simulated", str(args.simulated_nodes)]
+        else:
+            agent += ["--cluster-dns", args.cluster_dns, "--cluster-domain", args.cluster_domain]
+            if args.node_ip:
+                agent += ["--node-ip", args.node_ip]
+            if args.registry_config:
+                agent += ["--registry-config", str(args.registry_config.resolve())]
+            if args.disable_default_registry_endpoint:
+                agent.append("--disable-default-registry-endpoint")
         sup.add("agent", agent, logs)
     sup.start()
     return sup
@@ -220,6 +243,9 @@ async def run_server(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     setup_logging(args.log_level)
+    if args.command == "shim":              # before uvloop: the shim reaps children with its own SIGCHLD handler
+        from pybernetes.kubelet.runtime.oci.shimapi import main as run_shim
+        sys.exit(run_shim(args.root, args.socket, args.runtime))
     try:
         import uvloop
         uvloop.install()

@@ -34,6 +34,7 @@ class AgentConfig:
     capacity: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     node_events: bool = True                 # NodeReady & co. (off for big simulations: 5 events per node)
+    node_ip: str = ""                        # a real node's InternalIP (--node-ip; default: the default route's)
 
 
 def parse_capacity(text: str) -> dict[str, str]:

@@ -3,8 +3,10 @@
     pybernetes agent --server URL --token T [--data-dir D] --simulated N [--node-name-prefix P]
                      [--node-capacity cpu=8,memory=32Gi,pods=110] [--node-labels k=v,...]
 
-Exit codes: 0 after SIGTERM/SIGINT, 1 when the server cannot be trusted or reached, 2 for bad flags (and, until
-issue 4, for ``--simulated 0``: real nodes are not supported yet).
+Without ``--simulated`` the agent runs this machine as a real node (``realnode.py``).
+
+Exit codes: 0 after SIGTERM/SIGINT, 1 when the server cannot be trusted or reached or the host cannot run
+containers, 2 for bad flags.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
     from pybernetes.cli import default_data_dir
     data_dir = (args.data_dir or default_data_dir() / "agent").resolve()
     if not args.simulated:
-        return AgentConfig(server=args.server, token=args.token, data_dir=data_dir,
-                           node_names=(args.node_name,) if args.node_name else (), simulated=False)
+        from pybernetes.kubelet.realnode import real_config
+        return real_config(args, data_dir)
     names = simulated_names(args.simulated, prefix=args.node_name_prefix, node_name=args.node_name)
     return AgentConfig(server=args.server.rstrip("/"), token=args.token, data_dir=data_dir, node_names=names,
                        simulated=True, capacity=parse_capacity(args.node_capacity),
@@ -42,15 +44,14 @@ async def run_agent(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"pybernetes agent: {e}", file=sys.stderr)
         return 2
-    if not config.simulated:
-        print("pybernetes agent: real nodes are not supported yet; run simulated nodes with --simulated N",
-              file=sys.stderr)
-        return 2
     try:
         ca = await server_ca(config.server, config.data_dir, config.token)
     except TrustError as e:
         print(f"pybernetes agent: {e}", file=sys.stderr)
         return 1
+    if not config.simulated:
+        from pybernetes.kubelet.realnode import run_real
+        return await run_real(config, ca, args)
     return await run_simulated(config, ca)
 
 

@@ -145,7 +145,11 @@ class NodeManager:
         cap, alloc = ns.resources(self.config.capacity)
         for i, name in enumerate(self.config.node_names):
             ip = keep.get(name) or next(fresh)
-            ident = ns.simulated_identity(name, ip, self.host)
+            if self.config.simulated:
+                ident = ns.simulated_identity(name, ip, self.host)
+            else:                               # a real node: this machine's ids and address (realnode.py)
+                from pybernetes.kubelet.realnode import identity
+                ident = identity(name, self.host, internal_ip=self.config.node_ip)
             node = SimNode(index=i, identity=ident, labels=dict(self.config.labels), capacity=cap,
                            allocatable=alloc, recorders=self.recorders, clock=self.clock)
             self.nodes[name] = node

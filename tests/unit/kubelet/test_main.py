@@ -25,7 +25,7 @@ def test_simulated_config(tmp_path: pathlib.Path) -> None:
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    (("--simulated", "0"), "real nodes are not supported yet"),
+    (("--node-name", "Not_A_Name"), "invalid node name"),             # a real node (no --simulated)
     (("--simulated", "2", "--node-capacity", "cpu=lots"), "--node-capacity"),
     (("--simulated", "2", "--node-labels", "bad key=x"), "--node-labels"),
     (("--simulated", "-1"), "--simulated must be at least 1"),

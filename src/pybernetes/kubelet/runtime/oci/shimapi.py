@@ -128,6 +128,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             if ev is None:
                 break
             await resp.write(orjson.dumps(ev) + b"\n")
+    except ConnectionError:                     # the agent went away (it re-subscribes when it is back)
+        pass
     finally:
         shim.unsubscribe(q)
     return resp
