@@ -151,6 +151,8 @@ class PodWorkers:
             self._kick(rec)
             return
         old, rec.pod = rec.pod, pod
+        if self.setup is not None:
+            self.setup.update_pod(pod)      # labels/annotations for downward API volumes
         if old is None or _significant(old, pod):
             self._kick(rec)
 

@@ -97,10 +97,12 @@ class Rig:
     async def settle(self) -> None:
         """Let runnable tasks run; volume set-up runs in threads, so keep yielding while a sync is still busy
         (bounded: a sync waiting on the fake clock stays busy)."""
-        for i in range(5000):
+        for _ in range(5000):
             await asyncio.sleep(0)
-            if i >= 200 and all(r.task is None for r in self.workers.records.values()):
-                return
+            if all(r.task is None for r in self.workers.records.values()):
+                break
+        for _ in range(200):                # then what the syncs set off (status writes)
+            await asyncio.sleep(0)
 
     async def advance(self, seconds: float, step: float = 0.5) -> None:
         for _ in range(round(seconds / step)):
@@ -229,3 +231,18 @@ async def test_pre_stop_runs_before_the_stop(rig: Rig) -> None:
     await rig.advance(1)
     assert [c for _, c in rig.runtime.execs] == [["drain"]]
     assert rig.runtime.stops
+
+
+async def test_label_changes_reach_downward_api_volumes(rig: Rig) -> None:
+    pod = make_pod({"volumeMounts": [{"name": "info", "mountPath": "/etc/info"}]},
+                   volumes=[{"name": "info", "downwardAPI": {"items": [
+                       {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}])
+    pod["metadata"]["labels"] = {"v": "1"}
+    rig.add(pod)
+    await rig.settle()
+    (mount,) = rig.runtime.configs[-1].mounts
+    assert (pathlib.Path(mount.host_path) / "labels").read_text() == 'v="1"'
+    pod["metadata"]["labels"] = {"v": "2"}
+    rig.add(pod)
+    await rig.setup.volumes.refresh(rig.setup._pods["uid-p"][0])
+    assert (pathlib.Path(mount.host_path) / "labels").read_text() == 'v="2"'
