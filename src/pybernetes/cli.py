@@ -75,6 +75,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--node-monitor-grace-period", default="40s")
     c.add_argument("--cluster-cidr", default="10.42.0.0/16")
     c.add_argument("--node-cidr-mask-size", type=int, default=24)
+    c.add_argument("--terminated-pod-gc-threshold", type=int, default=12500,
+                   help="terminated pods kept before the pod garbage collector deletes the oldest")
     c.add_argument("--horizontal-pod-autoscaler-sync-period", default="15s",
                    help="how often each HorizontalPodAutoscaler is reconciled")
     _add_logging(c)
@@ -271,7 +273,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 def run_controller_manager_cmd(args: argparse.Namespace):  # -> Coroutine
     from pybernetes.controllers.manager import run_controller_manager
     options = {"node_monitor_grace_period": parse_duration(args.node_monitor_grace_period),
-               "cluster_cidr": args.cluster_cidr, "node_cidr_mask_size": args.node_cidr_mask_size,
+               "cluster_cidr": args.cluster_cidr,
+               "terminated_pod_gc_threshold": args.terminated_pod_gc_threshold,
+               "node_cidr_mask_size": args.node_cidr_mask_size,
                "hpa_sync_period": parse_duration(args.horizontal_pod_autoscaler_sync_period)}
     names = [n for n in args.controllers.split(",") if n]
     return run_controller_manager(kubeconfig=args.kubeconfig, leader_elect=args.leader_elect == "true",

@@ -16,10 +16,11 @@ def forbidden_message(a: Attributes, reason: str) -> str:
             scope = f' in the namespace "{a.namespace}"'
         else:
             scope = " at the cluster scope"
+        # The object is named by its resource alone; the subresource appears only in "cannot … resource".
         if a.name:
-            obj = f'{resource}.{a.api_group} "{a.name}"' if a.api_group else f'{resource} "{a.name}"'
+            obj = f'{a.resource}.{a.api_group} "{a.name}"' if a.api_group else f'{a.resource} "{a.name}"'
         else:
-            obj = f"{resource}.{a.api_group}" if a.api_group else resource
+            obj = f"{a.resource}.{a.api_group}" if a.api_group else a.resource
         msg = f'{obj} is forbidden: {user} cannot {a.verb} resource "{resource}"{where}{scope}'
     if reason:
         msg += f": {reason}"

@@ -173,8 +173,13 @@ class ResourceHandler:
             for m in msgs:
                 warn.add(m)
 
-    def write_options(self, request: web.Request, *, default_validation: str = "Warn") -> WriteOptions:
-        opts = WriteOptions.parse(request.query, default_validation=default_validation)
+    def write_options(self, request: web.Request, *, default_validation: str = "Warn", kind: str | None = None,
+                      apply: bool = False) -> WriteOptions:
+        """The request's write options; ``kind`` names them in a 422 (default by method, as upstream)."""
+        if kind is None:
+            kind = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}.get(request.method,
+                                                                                                  "CreateOptions")
+        opts = WriteOptions.parse(request.query, default_validation=default_validation, kind=kind, apply=apply)
         if not opts.field_manager:
             opts.field_manager = default_manager(request)
         return opts

@@ -87,7 +87,8 @@ async def patch_object(handler: ResourceHandler, request: web.Request, res: Reso
     except PatchError as e:
         raise patch_error(e) from None
     rest = handler.rest
-    opts: WriteOptions = handler.write_options(request, default_validation="Warn")
+    opts: WriteOptions = handler.write_options(request, default_validation="Warn", kind="PatchOptions",
+                                               apply=ct == APPLY_PATCH)
     if ct == APPLY_PATCH and not request.query.get("fieldManager"):
         raise errors.Invalid("PatchOptions", "meta.k8s.io", "", [required("fieldManager",
                                                                            "is required for apply patch")])

@@ -62,6 +62,7 @@ class APIServer:
         self.runner: web.AppRunner | None = None
         self.port = opts.port
         self._tasks: list[asyncio.Task[None]] = []
+        self._rest: GenericREST | None = None
 
     @property
     def url(self) -> str:
@@ -114,7 +115,7 @@ class APIServer:
             cfg.port = self.port
             cfg.advertise_address = o.advertise_address or _advertise(o.bind_address)
             step = "bootstrap system objects"
-            rest = GenericREST(state)
+            rest = self._rest = GenericREST(state)
             await bootstrap.run(rest, service_ip=_first_service_ip(cfg), endpoint_port=self.port)
             await endpoint_reconciler.reconcile_once(rest, cfg.advertise_address, self.port)
             self._tasks.append(asyncio.create_task(endpoint_reconciler.run(rest, cfg.advertise_address, self.port),
@@ -166,6 +167,12 @@ class APIServer:
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
+        if self._rest is not None and self.state is not None:
+            try:       # leave the kubernetes Endpoints now rather than after the lease TTL
+                await asyncio.wait_for(endpoint_reconciler.remove(self._rest, self.state.config.advertise_address,
+                                                                  self.port), 3.0)
+            except Exception:
+                log.warning("could not remove this server from the kubernetes Endpoints")
         if self.runner is not None:
             await self.runner.cleanup()
         if self.cache is not None:
