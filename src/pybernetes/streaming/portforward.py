@@ -206,23 +206,25 @@ async def serve_websocket(ws: web.WebSocketResponse, protocol: ch.WsProtocol, po
             else:
                 await ws.send_str(msg)
 
-    conns: dict[int, asyncio.StreamWriter] = {}
+    # Each port's pod connection, once dialled (None if the dial failed): data the client sends before that waits.
+    conns: dict[int, asyncio.Future[asyncio.StreamWriter | None]] = {
+        i: asyncio.get_running_loop().create_future() for i in range(len(ports))}
     copies: list[asyncio.Task[None]] = []
 
     async def pod_to_client(i: int, port: int) -> None:
         try:
             reader, writer = await dial(port)
         except Exception as e:
+            conns[i].set_result(None)
             await send(2 * i + 1, forward_error(port, pod, uid, e).encode())
             return
-        conns[i] = writer
+        conns[i].set_result(writer)
         try:
             while chunk := await reader.read(READ_CHUNK):
                 await send(2 * i, chunk)
         except (ConnectionError, OSError):
             pass
         finally:
-            conns.pop(i, None)
             writer.close()
 
     async def client_to_pod() -> None:
@@ -233,8 +235,9 @@ async def serve_websocket(ws: web.WebSocketResponse, protocol: ch.WsProtocol, po
             if decoded is None:
                 continue
             channel, data = decoded
-            w = conns.get(channel // 2) if channel % 2 == 0 else None
-            if w is not None and data:
+            conn = conns.get(channel // 2) if channel % 2 == 0 else None
+            w = await conn if conn is not None else None
+            if w is not None and data and not w.is_closing():
                 with contextlib.suppress(ConnectionError, OSError):
                     w.write(data)
                     await w.drain()
@@ -255,8 +258,9 @@ async def serve_websocket(ws: web.WebSocketResponse, protocol: ch.WsProtocol, po
     except (ConnectionError, OSError):
         pass
     finally:
-        for w in list(conns.values()):
-            w.close()
+        for fut in conns.values():
+            if fut.done() and fut.result() is not None:
+                fut.result().close()     # type: ignore[union-attr]
         for t in copies:
             t.cancel()
     with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):

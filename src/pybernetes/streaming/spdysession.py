@@ -181,6 +181,7 @@ class SpdySession:
         self.incoming: asyncio.Queue[SpdyStream | None] = asyncio.Queue()
         self.closed = asyncio.Event()
         self.goaway_received = False
+        self.peer_goaway = asyncio.Event()      # set when the peer sent GOAWAY (no new streams from us)
         self.goaway_sent = False
         self.flow_control = False               # the peer has shown it does flow control: honour its windows
         self.initial_send_window = spdy.DEFAULT_WINDOW
@@ -265,6 +266,7 @@ class SpdySession:
                     fut.set_result(None)
         elif isinstance(f, spdy.GoAway):
             self.goaway_received = True
+            self.peer_goaway.set()
         elif isinstance(f, spdy.WindowUpdate):
             self._on_window_update(f)
         elif isinstance(f, spdy.Settings):
