@@ -62,6 +62,7 @@ class Registry:
 class Shim:
     root: Path
     proc: subprocess.Popen[bytes]
+    runtime: str = "crun"
 
 
 def registry_fixture(tmp: Path) -> Iterator[Registry]:
@@ -86,12 +87,13 @@ def start_shim(root: Path, runtime: str = "crun") -> Shim:
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("shim did not start: " + (root / "shim.log").read_text(errors="replace")[-2000:])
         time.sleep(0.02)
-    return Shim(root=root, proc=proc)
+    return Shim(root=root, proc=proc, runtime=runtime)
 
 
 def stop_shim(shim: Shim) -> None:
     async def shutdown() -> None:
-        rt = OCIRuntime(OCIConfig(root=shim.root), images=ImagePuller(ImageStore(shim.root / "unused-images")))
+        rt = OCIRuntime(OCIConfig(root=shim.root, runtime=shim.runtime),
+                        images=ImagePuller(ImageStore(shim.root / "unused-images")))
         await rt.shutdown_shim(kill_containers=True)
 
     try:
@@ -147,6 +149,10 @@ async def wait_exit(rt: OCIRuntime, cid: str, timeout: float = 20.0) -> Containe
         return st if st is not None and st.state == ContainerState.EXITED else None
     result: ContainerStatus = await until(done, timeout=timeout, what=f"container {cid[:12]} to exit")
     return result
+
+
+def have(binary: str) -> bool:
+    return shutil.which(binary) is not None or os.path.exists(f"/usr/sbin/{binary}")
 
 
 def read(path: Path | str) -> bytes:

@@ -35,9 +35,13 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[h.Registry]:
     yield from h.registry_fixture(tmp_path_factory.mktemp("registry"))
 
 
-@pytest.fixture(scope="module")
-def shim(registry: h.Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[h.Shim]:
-    s = h.start_shim(tmp_path_factory.mktemp("runtime"))
+@pytest.fixture(scope="module", params=["crun", "runc"])
+def shim(request: pytest.FixtureRequest, registry: h.Registry, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[h.Shim]:
+    runtime = request.param
+    if runtime == "runc":
+        h.require(h.have("runc"), "runc (Debian package runc)")
+    s = h.start_shim(tmp_path_factory.mktemp(f"runtime-{runtime}"), runtime)
     yield s
     h.stop_shim(s)
 
@@ -49,7 +53,7 @@ def dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 async def rt(shim: h.Shim, registry: h.Registry, dirs: tuple[Path, Path]) -> AsyncIterator[OCIRuntime]:
-    runtime = await h.make_runtime(shim, registry, *dirs)
+    runtime = await h.make_runtime(shim, registry, *dirs, runtime=shim.runtime)
     try:
         yield runtime
     finally:
@@ -274,7 +278,7 @@ async def test_port_forward_reaches_nginx_from_a_pulled_image(rt: OCIRuntime) ->
 async def test_a_new_client_adopts_what_runs(rt: OCIRuntime, shim: h.Shim, registry: h.Registry,
                                             dirs: tuple[Path, Path]) -> None:
     sid, (cid,) = await run_pod(rt, h.container("app", BUSYBOX, command=("sleep", "1000"), attempt=3))
-    again = await h.make_runtime(shim, registry, *dirs)
+    again = await h.make_runtime(shim, registry, *dirs, runtime=shim.runtime)
     try:
         sandboxes = {s.id: s for s in await again.list_pod_sandboxes()}
         assert sandboxes[sid].ready

@@ -161,6 +161,8 @@ async def run_real(config: AgentConfig, ca: bytes | None, args: argparse.Namespa
     checks = await asyncio.to_thread(host.check_host, runtime=runtime_name)
     try:
         host.require(checks)
+        smoke = await asyncio.to_thread(_smoke_test, config.data_dir / "runtime", runtime_name)
+        host.require([smoke])
     except host.HostError as e:
         print(f"pybernetes agent: {e}", file=sys.stderr)
         return 1
@@ -199,6 +201,15 @@ async def run_real(config: AgentConfig, ca: bytes | None, args: argparse.Namespa
         return 0
     finally:
         await asyncio.shield(_close(agent, runtime, puller, extras, client, hb, ev))
+
+
+def _smoke_test(root: Path, runtime: str) -> Any:
+    """Run one throw-away container: the runtime, cgroups and namespaces work together on this host."""
+    from pybernetes.kubelet.runtime.oci import host, rootfs
+    binary = host.Host().which(runtime) or runtime
+    pause = rootfs.make_pause_rootfs(root / "pause")
+    return host.smoke_test(runtime=runtime, binary=binary, work=root / "hostcheck", pause_rootfs=pause,
+                           cgroup="/pybernetes/hostcheck")
 
 
 async def _kubelet_server(config: AgentConfig, ca: bytes | None, args: argparse.Namespace, agent: Any,

@@ -50,7 +50,7 @@ from pybernetes.kubelet.runtime.interface import (
     SandboxStatus,
     StreamIO,
 )
-from pybernetes.kubelet.runtime.oci import cgroups, logs, netns, rootfs, sandbox, spec, stats
+from pybernetes.kubelet.runtime.oci import cgroups, host, logs, netns, rootfs, sandbox, spec, stats
 from pybernetes.kubelet.runtime.oci.shimclient import ShimCallError, ShimClient, ShimUnavailable, ensure_shim
 from pybernetes.kubelet.runtime.oci.streams import run_session, wants_stdin
 from pybernetes.kubelet.runtime.oci.termination import termination_message
@@ -82,22 +82,6 @@ def _id() -> str:
     return secrets.token_hex(32)
 
 
-CAP_SYS_RESOURCE = 24
-
-
-def min_oom_score_adj() -> int:
-    """-1000 with CAP_SYS_RESOURCE; else our own score, the lowest a container we start may get (the kernel
-    refuses to lower it: measured here, where the kubelet's -998/-997 fail)."""
-    try:
-        status = Path("/proc/self/status").read_text()
-        eff = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("CapEff:")), 16)
-        if eff >> CAP_SYS_RESOURCE & 1:
-            return -1000
-        return int(Path("/proc/self/oom_score_adj").read_text())
-    except (OSError, ValueError, StopIteration):
-        return 0
-
-
 def _last_cap() -> int:
     try:
         return int(Path("/proc/sys/kernel/cap_last_cap").read_text())
@@ -118,7 +102,7 @@ class OCIRuntime:
         self.layout = cgroups.host_layout()
         self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         self.last_cap = _last_cap()
-        self.min_oom = min_oom_score_adj()
+        self.min_oom = host.min_oom_score_adj()
         self._handlers: list[PodEventHandler] = []
         self._events: asyncio.Task[None] | None = None
         self._pause_rootfs = ""
