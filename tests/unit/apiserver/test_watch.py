@@ -70,3 +70,15 @@ def test_push_ends_the_watch_when_the_client_is_gone() -> None:
         push, w, ev = setup(t)
         assert push(ev) is True
         assert w.closed
+
+
+def test_plain_events_embed_the_objects_json_byte_for_byte() -> None:
+    res = builtin_registry().get("", "v1", "configmaps")
+    obj = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "c", "resourceVersion": "5",
+                                                                 "labels": {"é": "\u2028"}}, "data": {"k": "v"}}
+    shape = ("", "", res.api_version, "")
+    for typ in ("ADDED", "MODIFIED", "DELETED"):
+        ev = CachedEvent(typ, "/registry/core/configmaps/ns/c", obj, None, 5)
+        data = watch.encode_event(ev, shape, res, JSON, None)
+        assert data == orjson.dumps({"type": typ, "object": obj}) + b"\n"
+        assert ev.json == orjson.dumps(obj) and watch.encode_event(ev, shape, res, JSON, None) is data

@@ -44,3 +44,22 @@ def test_json_of_follows_each_version_of_the_object(rc: ResourceCache) -> None:
     assert orjson.loads(rc.json_of(key))["metadata"]["resourceVersion"] == "10"
     rc.apply(CachedEvent("DELETED", key, rc.objects[key], rc.objects[key], 11))
     assert key not in rc.encoded
+
+
+def test_applied_versions_are_encoded_once_and_shared_with_their_event() -> None:
+    rc = ResourceCache("core/pods", 0)
+    obj = {"metadata": {"name": "x", "resourceVersion": "1"}}
+    ev = CachedEvent("ADDED", "/registry/core/pods/a/x", obj, None, 1)
+    rc.apply(ev)
+    assert rc.encoded["/registry/core/pods/a/x"] is ev.json == orjson.dumps(obj)
+    assert rc.json_of("/registry/core/pods/a/x") is ev.json
+
+
+def test_a_retyped_event_shares_the_json_only_for_the_same_object() -> None:
+    new = {"metadata": {"name": "x", "resourceVersion": "2", "labels": {"a": "1"}}}
+    old = {"metadata": {"name": "x", "resourceVersion": "1"}}
+    ev = CachedEvent("MODIFIED", "/registry/core/pods/a/x", new, old, 2)
+    ev.object_json()
+    assert ev.as_type("ADDED").json is ev.json
+    gone = ev.as_type("DELETED")
+    assert gone.json is None and orjson.loads(gone.object_json())["metadata"]["resourceVersion"] == "2"
