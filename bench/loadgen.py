@@ -64,7 +64,8 @@ class ClosedLoop:
 class Paced:
     """An open loop: ``op`` (create or update) due every ``1/rate`` s for ``seconds``, whatever the answers.
 
-    update cycles over ``names``; ``unconditional`` sends no resourceVersion (last writer wins), so several
+    update cycles over ``names``, skipping any whose previous write is still in flight (a conditional update
+    of it would be a certain 409); ``unconditional`` sends no resourceVersion (last writer wins), so several
     writes to one object may be in flight. Every write carries its send time (:data:`objects.STAMP`)."""
 
     target: Target
@@ -270,6 +271,8 @@ class _Paced(_Runner):
         for c in self.idle:
             await c.request("GET", objects.path(j.kind, j.namespace, query="limit=1"))
         self.current: dict[str, dict[str, Any]] = {}
+        self.busy: set[str] = set()
+        self.next_name = 0
         if j.op == "update":
             for name in j.names:
                 data = await self.call(self.idle[0], "GET", objects.path(j.kind, j.namespace, name), b"", (200,))
@@ -307,7 +310,8 @@ class _Paced(_Runner):
                 body = orjson.dumps(objects.make(j.kind, j.namespace, f"{j.tag}-{k}", seq=k, stamp=stamp))
                 data = await self.call(conn, "POST", objects.path(j.kind, j.namespace), body, (201,))
             else:
-                name = j.names[k % len(j.names)]
+                name = self._pick()
+                self.busy.add(name)
                 obj = objects.changed(self.current[name], seq=k, stamp=stamp)
                 if j.unconditional:
                     obj["metadata"] = {m: v for m, v in obj["metadata"].items() if m != "resourceVersion"}
@@ -315,10 +319,21 @@ class _Paced(_Runner):
                                        (200,))
                 if data is not None and not j.unconditional:
                     self.current[name] = orjson.loads(data)
+                self.busy.discard(name)
             if data is not None:
                 self.result.latencies.append(time.monotonic() - due)
         finally:
             self.idle.append(conn)
+
+    def _pick(self) -> str:
+        """The next object in turn whose last write was answered (any, if all are busy)."""
+        names = self.job.names
+        for _ in range(len(names)):
+            name = names[self.next_name % len(names)]
+            self.next_name += 1
+            if self.job.unconditional or name not in self.busy:
+                return name
+        return names[self.next_name % len(names)]
 
 
 _STAMP_MARK = f'"{objects.STAMP}":"'.encode()
