@@ -145,10 +145,10 @@ class APIBench:
 
     def _run(self, jobs: list[Job], *, ops: int | None = None) -> tuple[list[Result], float]:
         """Run jobs side by side; also return the server's CPU µs per operation (``ops`` defaults to the
-        number of latencies recorded)."""
-        cpu0 = cpu_seconds(self.pid)
-        results = self.fleet.run(jobs)
-        cpu = cpu_seconds(self.pid) - cpu0
+        number of latencies recorded), counted from the start instant: connection set-up is not included."""
+        cpu0 = [cpu_seconds(self.pid)]
+        results = self.fleet.run(jobs, on_go=lambda: cpu0.__setitem__(0, cpu_seconds(self.pid)))
+        cpu = cpu_seconds(self.pid) - cpu0[0]
         for r in results:
             if r.first_error:
                 self.results.errors.append(r.first_error)
@@ -218,10 +218,12 @@ class APIBench:
                            for n in split(watchers, 3 if watchers >= 300 else 1)]
         jobs.append(Paced(self.target, "update", kind, "bench-watch", rate, seconds, names=self.watch_names,
                           tag="w", unconditional=True))
-        results, _ = self._run(jobs, ops=expect)
+        delivered_max = expect * watchers
+        results, cpu = self._run(jobs, ops=delivered_max)
         watch_results = results[:-1]
         s = combine(watch_results)
         delivered = sum(r.extra.get("events", 0) for r in watch_results)
+        cpu = cpu * delivered_max / delivered if delivered else float("nan")
         short = sum(r.extra.get("short_watchers", 0) for r in watch_results)
         span = max(r.finished for r in watch_results) - min(r.started for r in watch_results)
         s = dataclasses.replace(s, rate=delivered / span if span > 0 else 0.0)
@@ -229,7 +231,7 @@ class APIBench:
         note = f"{delivered:,} deliveries; writer p99 {_ms(Summary.of(writes.latencies, seconds=seconds).p99)}"
         if short:
             note += f"; {short} watchers missed events"
-        return Measured(s, note=note)
+        return Measured(s, cpu, note=note)
 
     def _matrix(self) -> None:
         for kind in objects.KINDS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
 
@@ -44,8 +44,11 @@ class Fleet:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run(self, jobs: Sequence[Job], *, timeout: float = 120.0) -> list[Result]:
-        """Run ``jobs[i]`` on child ``i``, all starting at the same instant; their results, in order."""
+    def run(self, jobs: Sequence[Job], *, timeout: float = 120.0,
+            on_go: Callable[[], None] | None = None) -> list[Result]:
+        """Run ``jobs[i]`` on child ``i``, all starting at the same instant; their results, in order.
+        ``on_go`` is called once every child has prepared, just before the start (e.g. to read CPU counters
+        that should not include connection set-up)."""
         if len(jobs) > len(self.pipes):
             raise FleetError(f"{len(jobs)} jobs for {len(self.pipes)} load generators")
         pipes = self.pipes[:len(jobs)]
@@ -58,6 +61,8 @@ class Fleet:
                 early[i] = payload
             elif kind != "ready":
                 raise FleetError(f"load generator {i} said {kind!r}")
+        if on_go is not None:
+            on_go()
         start_at = time.monotonic() + START_DELAY
         for i, pipe in enumerate(pipes):
             if i not in early:
