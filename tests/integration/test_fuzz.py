@@ -88,12 +88,14 @@ def schemas(http: Http) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def ns(http: Http) -> str:
-    """One namespace for the whole module (a kubectl-made namespace per operation would cost more than the fuzz)."""
+def ns(http: Http) -> Iterator[str]:
+    """One namespace for the whole module (a kubectl-made namespace per operation would cost more than the fuzz),
+    deleted afterwards so the controllers stop working on whatever the fuzz managed to create."""
     name = f"fuzz-{os.getpid()}-{secrets.token_hex(3)}"
     r = http("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     assert r.status_code == 201, r.text[:500]
-    return name
+    yield name
+    http("DELETE", f"/api/v1/namespaces/{name}", ct=None)
 
 
 def hypothesis_settings(examples: int) -> settings:
