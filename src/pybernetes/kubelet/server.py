@@ -372,19 +372,19 @@ class KubeletServer:
             st = await self.runtime.container_status(cid)
             return st is not None and st.state == ContainerState.RUNNING
 
-        chunks = crilog.read_log(path, opts, running=running)
         try:
-            first = await anext(chunks, b"")
+            await asyncio.to_thread(os.stat, path)
         except FileNotFoundError:
             return _text(400, f'failed to try resolving symlinks in path "{path}": lstat {path}: '
                               "no such file or directory")
         except OSError as e:
             return _text(400, f'failed to open log file "{path}": {e}')
+        # Headers go out now, before any log line (upstream's zero-byte write): a follower of an empty log must
+        # see the stream open, and the API server waits for them before answering its client.
         resp.enable_chunked_encoding()
         await resp.prepare(request)
+        chunks = crilog.read_log(path, opts, running=running)
         try:
-            if first:
-                await resp.write(first)
             async for chunk in chunks:
                 await resp.write(chunk)
         except (ConnectionError, OSError):
