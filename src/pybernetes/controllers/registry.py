@@ -22,7 +22,6 @@ def all_controllers() -> list[type[Controller]]:
     from pybernetes.controllers.persistentvolume import PersistentVolumeController
     from pybernetes.controllers.podgc import PodGCController
     from pybernetes.controllers.replicaset import ReplicaSetController, ReplicationControllerController
-    from pybernetes.controllers.rootcacert import RootCACertPublisher
     from pybernetes.controllers.serviceaccount import ServiceAccountController
     from pybernetes.controllers.statefulset import StatefulSetController
     from pybernetes.controllers.ttlafterfinished import TTLAfterFinishedController
@@ -34,7 +33,6 @@ def all_controllers() -> list[type[Controller]]:
     out += [EndpointsController]
     out += [EndpointSliceController]
     out += [ServiceAccountController]
-    out += [RootCACertPublisher]
     out += [NodeLifecycleController, TaintEvictionController]
     out += [NodeIPAMController]
     out += [PersistentVolumeController]
