@@ -207,7 +207,7 @@ def field_ref_value(field_path: str, pod: Obj, *, pod_ips: Sequence[str] = (), h
     """The value of a downward-API ``fieldRef`` (env or file)."""
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     ips = _sort_ips(pod_ips)
-    simple = {
+    simple: dict[str, Callable[[], str]] = {
         "metadata.name": lambda: meta.get("name", ""),
         "metadata.namespace": lambda: meta.get("namespace", ""),
         "metadata.uid": lambda: meta.get("uid", ""),
@@ -239,7 +239,8 @@ def _container_named(pod: Obj, name: str) -> Obj | None:
     spec = pod.get("spec") or {}
     for c in (*(spec.get("containers") or ()), *(spec.get("initContainers") or ())):
         if c.get("name") == name:
-            return c
+            found: Obj = c
+            return found
     return None
 
 

@@ -114,7 +114,7 @@ async def check_http(session: aiohttp.ClientSession, url: str, *, headers: Seque
         return Outcome(Result.FAILURE, f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while '
                                        "awaiting headers)")
     except aiohttp.ClientConnectorError as e:
-        return Outcome(Result.FAILURE, f'Get "{url}": dial tcp {_host(e.host, e.port)}: connect: '
+        return Outcome(Result.FAILURE, f'Get "{url}": dial tcp {_host(e.host, e.port or 0)}: connect: '
                                        f"{_errno_text(e.os_error)}")
     except aiohttp.ClientError as e:
         return Outcome(Result.FAILURE, f'Get "{url}": {e}')
@@ -313,8 +313,8 @@ class ProbeManager:
             w = self._workers.pop(key)
             if w.task is not None:
                 w.task.cancel()
-        for key in [k for k in self._running if k[0] == uid]:
-            del self._running[key]
+        for rkey in [k for k in self._running if k[0] == uid]:
+            del self._running[rkey]
         self._pods.pop(uid, None)
 
     # ------------------------------------------------------------------ answers

@@ -155,8 +155,8 @@ def merge_options(existing: Sequence[str], extra: Sequence[Obj]) -> list[str]:
     """Options merged by name (``ndots:5`` has the name ``ndots``): ``dnsConfig.options`` override; the order is
     first appearance."""
     merged: dict[str, str] = {}
-    for op in existing:
-        name, _, value = op.partition(":")
+    for text in existing:
+        name, _, value = text.partition(":")
         merged[name] = value
     for op in extra:
         name = op.get("name") or ""
