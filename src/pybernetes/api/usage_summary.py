@@ -23,14 +23,13 @@ stores a summary, so staleness is judged without trusting agents' clocks.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pybernetes.api.meta import format_rfc3339
 from pybernetes.api.protobuf import go_duration
-from pybernetes.api.quantity import BINARY_SI, Quantity
 
 API_VERSION = "pybernetes.io/v1"
 KIND = "UsageSummary"
@@ -124,36 +123,58 @@ def check(obj: Any, agent: str) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------------- reading
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One node's or pod's usage ready to render: API strings computed once per summary, not per request."""
+class Sample(NamedTuple):
+    """One node's or pod's usage as reported. Kept raw (and a tuple, the cheapest record to build): indexing a
+    10,000-pod summary happens on the first read after every write, and only what a request returns is
+    formatted."""
 
     node: str
     timestamp: str
-    window: str
-    usage: tuple[tuple[str, str, str], ...]     # (container name, cpu, memory); nodes: one entry named ""
+    window: float                               # seconds
+    usage: Sequence[Sequence[Any]]              # [container, CPU nanocores, memory bytes]…; a node's: one, ""
+
+    def window_text(self) -> str:
+        """``metav1.Duration`` JSON: Go's duration string (``"15.003s"``)."""
+        return go_duration(round(self.window * 1e9))
+
+
+_DECIMAL = (("E", 10**18), ("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3))
+_BINARY = (("Ei", 1 << 60), ("Pi", 1 << 50), ("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10))
+
+
+def _decimal(n: int) -> str:
+    """A whole, non-negative count in Go's canonical DecimalSI form (the largest exact 10³ⁿ suffix)."""
+    for suffix, unit in _DECIMAL:
+        if n >= unit and n % unit == 0:
+            return f"{n // unit}{suffix}"
+    return str(n)
 
 
 def cpu_quantity(nanocores: int) -> str:
-    """metrics-server's form: a DecimalSI quantity of nano-units (``"1234567n"``, canonical: ``"250m"``)."""
-    return str(Quantity.from_scaled(nanocores, -9))
+    """metrics-server's form: a DecimalSI quantity of nano-units, canonical (``"1234567n"``, ``"250m"``, ``"2"``);
+    equal to ``str(Quantity.from_scaled(nanocores, -9))``, without building one per value."""
+    if nanocores % 10**9 == 0:
+        return _decimal(nanocores // 10**9)
+    for suffix, unit in (("m", 10**6), ("u", 10**3)):
+        if nanocores % unit == 0:
+            return f"{nanocores // unit}{suffix}"
+    return f"{nanocores}n"
 
 
 def memory_quantity(n_bytes: int) -> str:
-    """metrics-server's form: a BinarySI quantity of bytes (``"64Mi"``, ``"10124Ki"``)."""
-    return str(Quantity.from_int(n_bytes, BINARY_SI))
-
-
-def _window(seconds: float) -> str:
-    return go_duration(round(seconds * 1e9))
+    """metrics-server's form: a BinarySI quantity of bytes (``"64Mi"``, ``"10124Ki"``, ``"424390528"``); below
+    1Ki Go prints the DecimalSI form (``"1k"``). Equal to ``str(Quantity.from_int(n, BINARY_SI))``."""
+    if n_bytes < 1024:
+        return _decimal(n_bytes)
+    for suffix, unit in _BINARY:
+        if n_bytes % unit == 0:
+            return f"{n_bytes // unit}{suffix}"
+    return str(n_bytes)
 
 
 def index(obj: Obj) -> tuple[dict[str, Sample], dict[tuple[str, str], Sample]]:
     """A checked summary as (node name → sample, (namespace, pod) → sample)."""
     ts = obj["timestamp"]
-    nodes = {n[0]: Sample(n[0], ts, _window(n[1]), (("", cpu_quantity(n[2]), memory_quantity(n[3])),))
-             for n in obj["nodes"]}
-    pods = {(p[0], p[1]): Sample(p[2], ts, _window(p[3]),
-                                 tuple((c[0], cpu_quantity(c[1]), memory_quantity(c[2])) for c in p[4]))
-            for p in obj["pods"]}
+    nodes = {n[0]: Sample(n[0], ts, n[1], (("", n[2], n[3]),)) for n in obj["nodes"]}
+    pods = {(p[0], p[1]): Sample(p[2], ts, p[3], p[4]) for p in obj["pods"]}
     return nodes, pods

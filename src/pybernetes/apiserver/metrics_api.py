@@ -35,7 +35,7 @@ from pybernetes.api.quantity import parse_quantity
 from pybernetes.api.resources import READ_ONLY, Resource
 from pybernetes.api.schema import schema
 from pybernetes.api.tables.printer import NAME, Printer, column
-from pybernetes.api.usage_summary import Sample
+from pybernetes.api.usage_summary import Sample, cpu_quantity, memory_quantity
 from pybernetes.apiserver.authn import UserInfo
 from pybernetes.apiserver.authz import Attributes
 from pybernetes.apiserver.authz_messages import forbidden_message
@@ -179,7 +179,8 @@ def node_metrics(node: Obj, s: Sample, created: str) -> Obj:
     if meta.get("labels"):
         m["labels"] = meta["labels"]
     _, cpu, memory = s.usage[0]
-    return {"metadata": m, "timestamp": s.timestamp, "window": s.window, "usage": {"cpu": cpu, "memory": memory}}
+    return {"metadata": m, "timestamp": s.timestamp, "window": s.window_text(),
+            "usage": {"cpu": cpu_quantity(cpu), "memory": memory_quantity(memory)}}
 
 
 def pod_metrics(pod: Obj, s: Sample, created: str) -> Obj:
@@ -187,8 +188,9 @@ def pod_metrics(pod: Obj, s: Sample, created: str) -> Obj:
     m: Obj = {"name": meta.get("name", ""), "namespace": meta.get("namespace", ""), "creationTimestamp": created}
     if meta.get("labels"):
         m["labels"] = meta["labels"]
-    return {"metadata": m, "timestamp": s.timestamp, "window": s.window,
-            "containers": [{"name": n, "usage": {"cpu": cpu, "memory": memory}} for n, cpu, memory in s.usage]}
+    return {"metadata": m, "timestamp": s.timestamp, "window": s.window_text(),
+            "containers": [{"name": n, "usage": {"cpu": cpu_quantity(cpu), "memory": memory_quantity(memory)}}
+                           for n, cpu, memory in s.usage]}
 
 
 def _typed(obj: Obj, kind: str) -> Obj:
