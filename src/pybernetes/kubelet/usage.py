@@ -27,7 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 from pybernetes.api import usage_summary
 from pybernetes.api.usage_summary import ContainerUsage, NodeUsage, PodUsage
 from pybernetes.client.clock import REAL, Clock
-from pybernetes.kubelet.runtime.interface import ContainerState, Runtime
+from pybernetes.kubelet.runtime.interface import ContainerState, ContainerStats, Runtime
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -37,6 +37,14 @@ DEFAULT_PERIOD = 15.0
 PERIOD_ENV = "PYBERNETES_AGENT_METRICS_PERIOD_SECONDS"
 FRESH_CONTAINER_SECONDS = 1.0       # a container younger than this has no rate yet (too short a window)
 YIELD_EVERY = 500                   # pods sampled between yields to the event loop (heartbeats keep their beat)
+
+
+@runtime_checkable
+class NodeStatsSource(Protocol):
+    """A runtime that measures a whole node — on a real host its root cgroup: pods, system daemons and the rest —
+    as one cumulative sample; NodeMetrics then use it rather than the sum of the node's pods."""
+
+    async def node_stats(self, node: str) -> ContainerStats | None: ...
 
 
 @runtime_checkable
@@ -86,7 +94,9 @@ class UsageReporter:
         self.clock = clock
         self.agent = agent_id(self.node_names)
         self.controls = runtime if isinstance(runtime, SimulationControls) else None
+        self.node_source = runtime if isinstance(runtime, NodeStatsSource) else None
         self._last: dict[str, tuple[datetime.datetime, int]] = {}    # container id → (time, cumulative CPU ns)
+        self._node_last: dict[str, ContainerStats] = {}
         self._collected_at: datetime.datetime | None = None
         self.writes = 0
         self.failures = 0
@@ -133,11 +143,30 @@ class UsageReporter:
         self._collected_at = now
         nodes = []
         for name, (cpu, memory) in per_node.items():
+            measured = await self._sample_node(name) if self.node_source is not None else None
+            if measured is not None:
+                nodes.append(measured)
+                continue
             if self.controls is not None:
                 sys_cpu, sys_memory = self.controls.system_usage(name, now)
                 cpu, memory = cpu + sys_cpu, memory + sys_memory
             nodes.append(NodeUsage(name, window, cpu, memory))
         return usage_summary.encode(agent=self.agent, period=self.period, timestamp=now, nodes=nodes, pods=pods)
+
+    async def _sample_node(self, name: str) -> NodeUsage | None:
+        """The node's own measurement as a rate; None (the pods' sum is used) until there are two samples."""
+        assert self.node_source is not None
+        stats = await self.node_source.node_stats(name)
+        if stats is None:
+            return None
+        prev, self._node_last[name] = self._node_last.get(name), stats
+        if prev is None:
+            return None
+        dt = (stats.timestamp - prev.timestamp).total_seconds()
+        if dt <= 0:
+            return None
+        rate = max(stats.cpu_usage_core_nanoseconds - prev.cpu_usage_core_nanoseconds, 0) / dt
+        return NodeUsage(name, dt, int(rate), stats.memory_working_set_bytes)
 
     async def _sample_pod(self, rec: PodView, seen: dict[str, tuple[datetime.datetime, int]]) -> PodUsage | None:
         pod = rec.pod

@@ -11,7 +11,7 @@ from pybernetes.api import usage_summary
 from pybernetes.client.clock import FakeClock
 from pybernetes.kubelet import usage
 from pybernetes.kubelet.podworker import PodRecord
-from pybernetes.kubelet.runtime.interface import ContainerConfig, PodSandboxConfig
+from pybernetes.kubelet.runtime.interface import ContainerConfig, ContainerStats, PodSandboxConfig
 from pybernetes.kubelet.runtime.simulated import CPU_USAGE_ANNOTATION, MEMORY_USAGE_ANNOTATION, SimulatedRuntime
 from pybernetes.kubelet.usage import UsageReporter
 
@@ -161,3 +161,30 @@ def test_period_from_env(monkeypatch: pytest.MonkeyPatch, env: str | None, want:
 def test_agent_id_is_the_first_node() -> None:
     assert usage.agent_id(("node-a-0", "node-a-1")) == "node-a-0"
     assert usage.agent_id(()) == "agent"
+
+
+class MeasuredNodes(SimulatedRuntime):
+    """A runtime that also measures whole nodes (as a real host's root cgroup would)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock=clock)
+        self.cpu = 0
+
+    async def node_stats(self, node: str) -> ContainerStats | None:
+        if node != "n1":
+            return None
+        self.cpu += 3_000_000_000                       # 3 core-seconds between samples
+        return ContainerStats(self.clock.now(), self.cpu, 2 << 30)
+
+
+async def test_measured_nodes_replace_the_pods_sum_from_the_second_sample() -> None:
+    c = Cluster()
+    c.runtime = MeasuredNodes(c.clock)
+    c.reporter = UsageReporter(client=c.poster, runtime=c.runtime, pods=c.records, node_names=("n1", "n2"),
+                               period=15.0, clock=c.clock)
+    await c.pod("web", annotations={CPU_USAGE_ANNOTATION: "100m"})
+    first = nodes_of(await c.collect())
+    assert first["n1"][2] == 100_000_000 + c.runtime.system_usage("n1", c.clock.now())[0]   # no rate yet
+    second = nodes_of(await c.collect(10))
+    assert second["n1"] == ["n1", 10.0, 300_000_000, 2 << 30]
+    assert second["n2"][2:] == list(c.runtime.system_usage("n2", c.clock.now()))
