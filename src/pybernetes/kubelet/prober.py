@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
+import yarl
 
 from pybernetes.client.clock import REAL, Clock
 from pybernetes.kubelet.env import go_quote
@@ -39,6 +40,7 @@ MAX_OUTPUT = 10 * 1024
 
 class Result(enum.Enum):
     SUCCESS = "success"
+    WARNING = "warning"          # a success worth an event (a redirect to another host was not followed)
     FAILURE = "failure"
     UNKNOWN = "unknown"
 
@@ -98,18 +100,30 @@ def http_url(action: Obj, *, pod_ip: str, container: Obj) -> str:
 
 async def check_http(session: aiohttp.ClientSession, url: str, *, headers: Sequence[Obj], timeout: float
                      ) -> Outcome:
-    """GET ``url``; 200–399 succeed (redirects are not followed: a 3xx succeeds)."""
+    """GET ``url``; 200–399 succeed. Redirects are followed on the same host (at most 10); one to another host
+    ends the probe as a warning, a success (upstream's ``RedirectChecker``)."""
     hdrs = {"User-Agent": USER_AGENT, "Accept": "*/*"}
     for h in headers:
         if h.get("name"):
             hdrs[h["name"]] = h.get("value", "")
+    first = yarl.URL(url)
+    target = first
     try:
-        async with session.get(url, headers=hdrs, allow_redirects=False, ssl=False,
-                               timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-            body = (await resp.content.read(MAX_OUTPUT)).decode(errors="replace")
-            if 200 <= resp.status < 400:
-                return Outcome(Result.SUCCESS, body)
-            return Outcome(Result.FAILURE, f"HTTP probe failed with statuscode: {resp.status}")
+        async with asyncio.timeout(timeout):
+            for _ in range(11):
+                async with session.get(target, headers=hdrs, allow_redirects=False, ssl=False) as resp:
+                    body = (await resp.content.read(MAX_OUTPUT)).decode(errors="replace")
+                    location = resp.headers.get("Location")
+                    if 300 <= resp.status < 400 and location:
+                        nxt = target.join(yarl.URL(location))
+                        if nxt.host == first.host:
+                            target = nxt
+                            continue
+                        return Outcome(Result.WARNING, f"Probe terminated redirects, Response body: {body}")
+                    if 200 <= resp.status < 400:
+                        return Outcome(Result.SUCCESS, body)
+                    return Outcome(Result.FAILURE, f"HTTP probe failed with statuscode: {resp.status}")
+            return Outcome(Result.FAILURE, f'Get "{target}": stopped after 10 redirects')
     except TimeoutError:
         return Outcome(Result.FAILURE, f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while '
                                        "awaiting headers)")
@@ -186,6 +200,8 @@ class ProbeState:
         """Record one attempt; returns whether the probe's result changed."""
         if outcome == Result.UNKNOWN:
             return False
+        if outcome == Result.WARNING:
+            outcome = Result.SUCCESS
         if outcome == self.last:
             self.run += 1
         else:
@@ -249,6 +265,9 @@ class ProbeWorker:
                     self.name)
         elif outcome.result == Result.UNKNOWN:
             m.event(self.uid, "Warning", "Unhealthy", f"{LABEL[self.kind]} probe errored: {outcome.output}",
+                    self.name)
+        elif outcome.result == Result.WARNING:
+            m.event(self.uid, "Warning", "ProbeWarning", f"{LABEL[self.kind]} probe warning: {outcome.output}",
                     self.name)
         if self.state.observe(outcome.result) or self.state.on_hold:
             m.changed(self.uid)

@@ -38,6 +38,7 @@ S, F, U = Result.SUCCESS, Result.FAILURE, Result.UNKNOWN
     ("liveness", ProbeSpec(), [F, F, S, F, F, F], [S, S, S, S, S, F]),
     ("liveness", ProbeSpec(failure_threshold=1), [F], [F]),
     ("startup", ProbeSpec(), [U, F, S], [U, U, S]),              # unknown attempts change nothing
+    ("readiness", ProbeSpec(), [Result.WARNING], [S]),            # a warning is a success
 ])
 def test_thresholds(kind: str, spec: ProbeSpec, attempts: list[Result], results: list[Result]) -> None:
     st = ProbeState(kind, spec)
@@ -202,6 +203,12 @@ async def http_server() -> AsyncIterator[str]:
     async def handler(request: web.Request) -> web.Response:
         seen.append(dict(request.headers))
         code = int(request.match_info["code"])
+        if code == 301:                     # on this host: followed
+            return web.Response(status=301, headers={"Location": "/500"})
+        if code == 307:                     # to another host: not followed, a warning
+            return web.Response(status=307, text="moved", headers={"Location": "http://elsewhere.invalid/x"})
+        if code == 308:                     # to itself: endless
+            return web.Response(status=308, headers={"Location": "/308"})
         return web.Response(status=code, text="body", headers={"Location": "/elsewhere"} if code == 302 else None)
 
     app = web.Application()
@@ -218,7 +225,12 @@ async def http_server() -> AsyncIterator[str]:
 async def test_check_http(http_server: str) -> None:
     async with aiohttp.ClientSession() as s:
         assert (await check_http(s, f"{http_server}/200", headers=[], timeout=2)) == Outcome(S, "body")
-        assert (await check_http(s, f"{http_server}/302", headers=[], timeout=2)).result == S
+        assert (await check_http(s, f"{http_server}/302", headers=[], timeout=2)).result == F   # /elsewhere: 404
+        assert (await check_http(s, f"{http_server}/301", headers=[], timeout=2)).output.endswith("statuscode: 500")
+        assert await check_http(s, f"{http_server}/307", headers=[], timeout=2) == Outcome(
+            Result.WARNING, "Probe terminated redirects, Response body: moved")
+        assert (await check_http(s, f"{http_server}/308", headers=[], timeout=2)).output.endswith(
+            "stopped after 10 redirects")
         assert await check_http(s, f"{http_server}/500", headers=[], timeout=2) == Outcome(
             F, "HTTP probe failed with statuscode: 500")
         got = await check_http(s, f"{http_server}/200", headers=[{"name": "X-Custom", "value": "1"},
