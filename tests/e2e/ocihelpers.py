@@ -4,8 +4,11 @@ images in a local registry, a runtime on a private root, and pod/container recor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -20,6 +23,7 @@ from pybernetes.kubelet.images import config as images_config
 from pybernetes.kubelet.images.puller import ImagePuller
 from pybernetes.kubelet.images.store import ImageStore
 from pybernetes.kubelet.runtime.interface import ContainerConfig, ContainerState, ContainerStatus, PodSandboxConfig
+from pybernetes.kubelet.runtime.oci import cgroups, records, rootfs
 from pybernetes.kubelet.runtime.oci.client import OCIConfig, OCIRuntime
 from pybernetes.kubelet.runtime.oci.shimclient import shim_command
 from pybernetes.testing import images as ti
@@ -83,25 +87,90 @@ def start_shim(root: Path, runtime: str = "crun") -> Shim:
                             stderr=log, start_new_session=True)
     log.close()
     deadline = time.monotonic() + 20
-    while not (root / "shim.sock").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
+    while not _answers(root / "shim.sock"):
+        if time.monotonic() > deadline:
             raise RuntimeError("shim did not start: " + (root / "shim.log").read_text(errors="replace")[-2000:])
         time.sleep(0.02)
     return Shim(root=root, proc=proc, runtime=runtime)
 
 
+def _answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(str(path))
+            return True
+        except OSError:
+            return False
+
+
 def stop_shim(shim: Shim) -> None:
+    cleanup_root(shim.root, shim.runtime)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        shim.proc.wait(5)
+
+
+def cleanup_root(root: Path, runtime: str = "crun") -> None:
+    """Remove every sandbox through the runtime and shut the shim down with its containers; then make sure,
+    whatever happened in the tests, that no process, mount, netns or cgroup of this root is left on the host."""
     async def shutdown() -> None:
-        rt = OCIRuntime(OCIConfig(root=shim.root, runtime=shim.runtime),
-                        images=ImagePuller(ImageStore(shim.root / "unused-images")))
-        await rt.shutdown_shim(kill_containers=True)
+        rt = OCIRuntime(OCIConfig(root=root, runtime=runtime), images=ImagePuller(ImageStore(root / "unused-images")))
+        try:
+            for sb in await rt.list_pod_sandboxes():
+                await rt.stop_pod_sandbox(sb.id)
+                await rt.remove_pod_sandbox(sb.id)
+        finally:
+            await rt.shutdown_shim(kill_containers=True)
+            await rt.images.close()
 
     try:
         asyncio.run(shutdown())
-        shim.proc.wait(20)
     except Exception:
-        shim.proc.kill()
-        shim.proc.wait(5)
+        pass
+    pid = shim_pid(root)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    force_cleanup(root)
+
+
+def shim_pid(root: Path) -> int | None:
+    """The pid of the shim serving ``root`` if it still runs (checked by its command line, never a reused pid)."""
+    try:
+        pid = int((root / "shim.lock").read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if b"shim" in cmdline and str(root).encode() in cmdline else None
+
+
+def force_cleanup(root: Path) -> None:
+    """Everything the records under ``root`` name, removed without the shim: processes (by cgroup), runtime
+    state, overlay and shm mounts, network namespaces, cgroups."""
+    layout = cgroups.host_layout()
+    recs = records.load_all(root / "containers")
+    for rec in recs:
+        for d in layout.dirs(rec.cgroup) if rec.cgroup else ():
+            with contextlib.suppress(OSError):
+                for pid in (d / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
+    for rec in recs:
+        for runtime in ("crun", "runc"):
+            if (root / runtime).is_dir():
+                subprocess.run([runtime, "--root", str(root / runtime), "delete", "--force", rec.id],
+                               capture_output=True, check=False)
+        with contextlib.suppress(OSError):
+            rootfs.unmount(Path(rec.bundle) / "rootfs")
+        meta = rec.meta
+        if meta.get("kind") == "sandbox":
+            with contextlib.suppress(OSError):
+                rootfs.unmount(Path(str(meta.get("dir", ""))) / "shm")
+            if meta.get("netns"):
+                subprocess.run(["ip", "netns", "delete", os.path.basename(str(meta["netns"]))], capture_output=True,
+                               check=False)
+            if meta.get("cgroup_parent"):
+                with contextlib.suppress(OSError, ValueError):
+                    cgroups.remove_tree(layout, str(meta["cgroup_parent"]))
 
 
 async def make_runtime(shim: Shim, registry: Registry, images_root: Path, log_root: Path, *,

@@ -308,3 +308,58 @@ async def test_removing_a_sandbox_cleans_the_host(rt: OCIRuntime) -> None:
 
 def test_shim_is_its_own_session(shim: h.Shim) -> None:
     assert os.getsid(shim.proc.pid) == shim.proc.pid
+
+
+async def test_privileged_and_dropped_capabilities(rt: OCIRuntime) -> None:
+    script = "grep CapEff /proc/self/status; ls /dev | wc -l; touch /proof && echo writable"
+    _, (priv, dropped, ro) = await run_pod(
+        rt, h.container("priv", BUSYBOX, command=("sh", "-c", script), spec={"securityContext": {"privileged": True}}),
+        h.container("dropped", BUSYBOX, command=("sh", "-c", script),
+                    spec={"securityContext": {"capabilities": {"drop": ["ALL"]}}}),
+        h.container("ro", BUSYBOX, command=("sh", "-c", script),
+                    spec={"securityContext": {"readOnlyRootFilesystem": True}}))
+    outs = {}
+    for name, cid in (("priv", priv), ("dropped", dropped), ("ro", ro)):
+        st = await h.wait_exit(rt, cid)
+        outs[name] = h.read(await rt.container_log_path(cid))
+        assert st.state == ContainerState.EXITED, name
+    eff = {n: int(re.search(rb"CapEff:\s+([0-9a-f]+)", o).group(1), 16) for n, o in outs.items()}  # type: ignore[union-attr]
+    assert eff["dropped"] == 0 and bin(eff["priv"]).count("1") > 30
+    devices = {n: int(re.search(rb"stdout F (\d+)\n", o).group(1)) for n, o in outs.items()}  # type: ignore[union-attr]
+    assert devices["priv"] > devices["dropped"] + 10            # the host's devices
+    assert b"writable" in outs["priv"] and b"writable" not in outs["ro"]
+
+
+async def test_a_dead_shim_is_restarted_and_adopts_running_containers(rt: OCIRuntime, shim: h.Shim) -> None:
+    script = "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done"
+    _, (cid,) = await run_pod(rt, h.container("app", BUSYBOX, command=("sh", "-c", script)))
+    log = Path(await rt.container_log_path(cid))
+    await h.until(lambda: _contains(log, b"tick 3"), what="output")
+    rec = await rt.shim.get(cid)
+    assert rec is not None
+    old = h.shim_pid(shim.root)
+    assert old is not None
+    os.kill(old, 9)
+    lines = len(h.read(log).splitlines())
+
+    async def status_from_a_new_shim() -> object:
+        new = h.shim_pid(shim.root)
+        if new in (None, old):
+            return None
+        try:
+            return await rt.container_status(cid)
+        except RuntimeFailure:
+            return None
+
+    st = await h.until(status_from_a_new_shim, what="the runtime to start a new shim")   # its event stream broke
+    assert st.state == ContainerState.RUNNING and st.id == cid
+    await h.until(lambda: _more_lines(log, lines + 10), what="output to flow again")
+    ticks = [int(m) for m in re.findall(rb"stdout F tick (\d+)", h.read(log))]
+    assert ticks == list(range(len(ticks)))                    # nothing lost while no shim read the FIFO
+    os.kill(rec["pid"], 9)
+    st = await h.wait_exit(rt, cid)
+    assert st.exit_code == 255 and "exit status lost" in st.message
+
+
+async def _more_lines(path: Path, n: int) -> bool:
+    return len(h.read(path).splitlines()) >= n

@@ -93,21 +93,11 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     finally:
         if n.proc is not None and n.proc.poll() is None:
             n.kill(signal.SIGTERM)
-        asyncio.run(_shutdown_shim(data / "runtime"))
+        h.cleanup_root(data / "runtime")
         srv.stop()
         next(reg_gen, None)
         if not had_bridge and os.path.exists(f"/sys/class/net/{BRIDGE}"):
             subprocess.run(["ip", "link", "delete", BRIDGE], check=False)
-
-
-async def _shutdown_shim(root: Path) -> None:
-    client = ShimClient(root / "shim.sock")
-    try:
-        await client.shutdown(kill_containers=True)
-    except Exception:
-        pass
-    finally:
-        await client.close()
 
 
 def shim_records(node: Node) -> list[dict[str, Any]]:

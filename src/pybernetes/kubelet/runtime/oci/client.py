@@ -82,13 +82,6 @@ def _id() -> str:
     return secrets.token_hex(32)
 
 
-def _last_cap() -> int:
-    try:
-        return int(Path("/proc/sys/kernel/cap_last_cap").read_text())
-    except (OSError, ValueError):
-        return len(spec.CAPS_BY_NUMBER) - 1
-
-
 class OCIRuntime:
     def __init__(self, config: OCIConfig, *, images: ImagePuller, network: sandbox.PodNetwork | None = None,
                  clock: Clock = REAL) -> None:
@@ -101,7 +94,7 @@ class OCIRuntime:
         self.shim = ShimClient(config.root / "shim.sock")
         self.layout = cgroups.host_layout()
         self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        self.last_cap = _last_cap()
+        self.all_caps = host.bounding_caps()
         self.min_oom = host.min_oom_score_adj()
         self._handlers: list[PodEventHandler] = []
         self._events: asyncio.Task[None] | None = None
@@ -384,9 +377,10 @@ class OCIRuntime:
         config_json = spec.container_spec(
             config, pod=pod, image=image_cfg, user=user, files=files, ns=ns, rootfs=str(d / "rootfs"),
             cgroups_path=cgroups.container_cgroup(str(meta_sb.get("cgroup_parent") or cgroups.PARENT), cid),
-            hostname=str(meta_sb.get("hostname") or ""), nofile=self.nofile, last_cap=self.last_cap,
+            hostname=str(meta_sb.get("hostname") or ""), nofile=self.nofile, all_caps=self.all_caps,
             qos=str(meta_sb.get("qos") or "BestEffort"), memory_capacity=self.config.memory_capacity,
-            host_ipc=host_ipc, min_oom_score_adj=self.min_oom)
+            host_ipc=host_ipc, min_oom_score_adj=self.min_oom,
+            host_devices=rootfs.host_devices() if sc.get("privileged") else ())
         return config_json, image_cfg.stop_signal or "SIGTERM"
 
     async def start_container(self, container_id: str) -> None:

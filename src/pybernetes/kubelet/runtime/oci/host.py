@@ -247,6 +247,16 @@ def min_oom_score_adj(proc: Path = Path("/proc")) -> int:
         return 0
 
 
+def bounding_caps(proc: Path = Path("/proc")) -> tuple[str, ...]:
+    """The capabilities this process (and so the shim and runtime it starts) can give a container."""
+    from pybernetes.kubelet.runtime.oci.spec import CAPS_BY_NUMBER, caps_of_mask
+    try:
+        status = (proc / "self" / "status").read_text()
+        return caps_of_mask(int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("CapBnd:")), 16))
+    except (OSError, ValueError, StopIteration):
+        return CAPS_BY_NUMBER
+
+
 def smoke_test(*, runtime: str, binary: str, work: Path, pause_rootfs: Path, cgroup: str,
                run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run) -> Check:
     """Run one container (busybox ``true`` in the pause root) in the foreground: proof that the runtime, the

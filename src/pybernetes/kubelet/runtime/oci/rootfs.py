@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import os
 import shutil
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -120,6 +121,36 @@ def make_pause_rootfs(root: Path, *, busybox: str = "/bin/busybox") -> Path:
     return rootfs
 
 
+SKIP_DEV_DIRS = frozenset({"pts", "shm", "mqueue", "fd", "hugepages", "net"})
+
+
+def host_devices(dev: str = "/dev") -> list[dict[str, object]]:
+    """Every device node of the host as OCI ``linux.devices`` entries: what a privileged container gets
+    (containerd's ``WithHostDevices``). Terminals of the host's sessions (``/dev/pts``) and the pseudo
+    filesystems are left out; a container has its own."""
+    out: list[dict[str, object]] = []
+    for dirpath, dirnames, filenames in os.walk(dev):
+        if dirpath == dev:
+            dirnames[:] = [d for d in dirnames if d not in SKIP_DEV_DIRS]
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISCHR(st.st_mode):
+                kind = "c"
+            elif stat.S_ISBLK(st.st_mode):
+                kind = "b"
+            else:
+                continue
+            if path in ("/dev/console", "/dev/ptmx", "/dev/tty"):
+                continue                # the runtime sets these up for the container itself
+            out.append({"path": path, "type": kind, "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+                        "fileMode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid})
+    return out
+
+
 # ------------------------------------------------------------------------------------------- users
 
 def _layer_file(layers: Sequence[str], rel: str) -> str | None:
@@ -146,7 +177,6 @@ def _is_overlay_whiteout(p: str) -> bool:
         st = os.lstat(p)
     except OSError:
         return False
-    import stat
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 

@@ -444,6 +444,7 @@ async def serve(root: Path, socket_path: Path, runtime: str) -> int:
         await runner.cleanup()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(socket_path)
+        os.ftruncate(lock, 0)
         os.close(lock)
     return 0
 

@@ -44,7 +44,7 @@ MAX_NOFILE = 1048576
 DEFAULT_CAPS = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
                 "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
                 "CAP_KILL", "CAP_AUDIT_WRITE")
-# Every capability by number (linux/capability.h); /proc/sys/kernel/cap_last_cap says how many this kernel has.
+# Every capability by number (linux/capability.h): a CapBnd bit mask names them.
 CAPS_BY_NUMBER = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
                   "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
                   "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
@@ -179,20 +179,25 @@ def _cap_name(c: str) -> str:
     return c if c.startswith("CAP_") else "CAP_" + c
 
 
-def all_caps(last_cap: int) -> list[str]:
-    return list(CAPS_BY_NUMBER[:last_cap + 1])
+def caps_of_mask(mask: int) -> tuple[str, ...]:
+    """Capability names of a ``/proc/<pid>/status`` bit mask (``CapBnd``)."""
+    return tuple(name for i, name in enumerate(CAPS_BY_NUMBER) if mask >> i & 1)
 
 
-def capabilities(sc: Obj, *, privileged: bool, last_cap: int) -> list[str]:
-    """The capability set: every one when privileged; else Docker's defaults changed as containerd does it —
-    ``add: [ALL]`` gives all, then ``drop: [ALL]`` removes all, then the named adds, then the named drops (so
-    ``drop: [ALL], add: [NET_BIND_SERVICE]`` leaves just that one)."""
+ALL_CAPS = CAPS_BY_NUMBER
+
+
+def capabilities(sc: Obj, *, privileged: bool, all_caps: Sequence[str] = ALL_CAPS) -> list[str]:
+    """The capability set: all when privileged — ``all_caps``, the node's own bounding set (containerd's
+    ``cap.Current()``: a runtime cannot grant what it lacks; here CAP_SYS_RESOURCE) —; else Docker's defaults
+    changed as containerd does it: ``add: [ALL]`` gives all, then ``drop: [ALL]`` removes all, then the named
+    adds, then the named drops (so ``drop: [ALL], add: [NET_BIND_SERVICE]`` leaves just that one)."""
     if privileged:
-        return all_caps(last_cap)
+        return list(all_caps)
     spec = sc.get("capabilities") or {}
     add = [_cap_name(c) for c in spec.get("add") or ()]
     drop = [_cap_name(c) for c in spec.get("drop") or ()]
-    caps = all_caps(last_cap) if "CAP_ALL" in add else list(DEFAULT_CAPS)
+    caps = list(all_caps) if "CAP_ALL" in add else list(DEFAULT_CAPS)
     if "CAP_ALL" in drop:
         caps = []
     caps += [c for c in dict.fromkeys(add) if c != "CAP_ALL" and c not in caps]
@@ -343,7 +348,8 @@ def namespaces(ns: Namespaces) -> list[Obj]:
 
 
 def container_spec(config: ContainerConfig, *, pod: Obj, image: ImageConfig, user: User, files: PodFiles,
-                   ns: Namespaces, rootfs: str, cgroups_path: str, hostname: str, nofile: int, last_cap: int,
+                   ns: Namespaces, rootfs: str, cgroups_path: str, hostname: str, nofile: int,
+                   all_caps: Sequence[str] = ALL_CAPS,
                    qos: str, memory_capacity: int = 0, host_devices: Sequence[Obj] = (),
                    host_ipc: bool = False, min_oom_score_adj: int = -1000) -> Obj:
     """The ``config.json`` of one app (or init) container. ``min_oom_score_adj`` is the lowest score the
@@ -352,7 +358,7 @@ def container_spec(config: ContainerConfig, *, pod: Obj, image: ImageConfig, use
     sc = merged_security_context(pod, c)
     privileged = bool(sc.get("privileged"))
     read_only_root = bool(sc.get("readOnlyRootFilesystem"))
-    caps = capabilities(sc, privileged=privileged, last_cap=last_cap)
+    caps = capabilities(sc, privileged=privileged, all_caps=all_caps)
     process: Obj = {
         "terminal": bool(c.get("tty")),
         "user": {"uid": user.uid, "gid": user.gid,

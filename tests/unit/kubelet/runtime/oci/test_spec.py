@@ -28,7 +28,7 @@ def build(cfg: ContainerConfig, *, pod: Obj | None = None, image: ImageConfig = 
           **kw: Any) -> Obj:
     args: Obj = {"pod": pod or {"spec": {}}, "image": image, "user": spec.User(0, 0), "files": FILES, "ns": NS,
                  "rootfs": "/c/rootfs", "cgroups_path": "/pybernetes/besteffort/podU/cid", "hostname": "web-0",
-                 "nofile": 20000, "last_cap": 40, "qos": qos, **kw}
+                 "nofile": 20000, "qos": qos, **kw}
     return spec.container_spec(cfg, **args)
 
 
@@ -127,7 +127,14 @@ def test_custom_termination_message_path() -> None:
     ({"privileged": True, "capabilities": {"drop": ["ALL"]}}, list(spec.CAPS_BY_NUMBER)),
 ])
 def test_capabilities(sc: Obj, want: list[str]) -> None:
-    assert spec.capabilities(sc, privileged=bool(sc.get("privileged")), last_cap=40) == want
+    assert spec.capabilities(sc, privileged=bool(sc.get("privileged"))) == want
+
+
+def test_all_capabilities_are_the_nodes() -> None:
+    node = spec.caps_of_mask(0x000001fffeffffff)              # these machines: no CAP_SYS_RESOURCE (24)
+    assert "CAP_SYS_RESOURCE" not in node and len(node) == 40
+    assert spec.capabilities({}, privileged=True, all_caps=node) == list(node)
+    assert spec.capabilities({"capabilities": {"add": ["ALL"]}}, privileged=False, all_caps=node) == list(node)
 
 
 def test_privileged() -> None:
