@@ -59,7 +59,7 @@ async def run_simulated(config: AgentConfig, ca: bytes | None) -> int:
     from pybernetes.kubelet.runtime.simulated import SimulatedRuntime
 
     cfg = ClientConfig(server=config.server, ca_pem=ca, token=config.token, user_agent=USER_AGENT)
-    client, hb, ev = Client(cfg, limit=64), Client(cfg, limit=64), Client(cfg, limit=8)
+    client, hb, ev = Client(cfg, limit=64), Client(cfg, limit=64), Client(cfg, limit=16)
     agent = Agent(config=config, client=client, heartbeat_client=hb, events_client=ev,
                   runtime=SimulatedRuntime())
     log.info("starting agent", extra={"server": config.server, "nodes": len(config.node_names)})
