@@ -21,7 +21,7 @@ import os
 import pathlib
 import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 DATA_DIR = "..data"
@@ -95,9 +95,11 @@ def _visible(target: pathlib.Path) -> set[str]:
 
 
 def write_payload(target: pathlib.Path | str, payload: Mapping[str, FileProjection], *,
-                  now: datetime.datetime | None = None) -> bool:
+                  now: datetime.datetime | None = None,
+                  set_perms: Callable[[pathlib.Path], None] | None = None) -> bool:
     """Make ``target`` hold exactly ``payload`` (relative path → contents and mode). Returns whether anything
-    changed. Blocking file I/O: call through ``asyncio.to_thread`` from async code."""
+    changed. ``set_perms`` is applied to a new timestamped directory before it becomes visible (fsGroup
+    ownership). Blocking file I/O: call through ``asyncio.to_thread`` from async code."""
     target = pathlib.Path(target)
     clean = clean_payload(payload)
     target.mkdir(parents=True, exist_ok=True)
@@ -115,6 +117,8 @@ def write_payload(target: pathlib.Path | str, payload: Mapping[str, FileProjecti
             full.write_bytes(proj.data)
             os.chmod(full, proj.mode)
         os.chmod(new, 0o755)
+        if set_perms is not None:
+            set_perms(new)
         tmp = target / DATA_TMP
         tmp.unlink(missing_ok=True)
         os.symlink(new.name, tmp)

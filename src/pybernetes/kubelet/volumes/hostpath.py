@@ -18,6 +18,26 @@ _CHECKS = {
 }
 
 
+def set_volume_ownership(path: str, fs_group: int, *, read_only: bool) -> None:
+    """upstream ``SetVolumeOwnership``: everything under ``path`` gets group ``fs_group`` and group (and owner)
+    read, plus write unless the volume is read-only; directories also get the setgid bit and search permission,
+    so files created later belong to the group too. Symlinks are re-owned, not re-moded. Blocking."""
+    mask = 0o440 if read_only else 0o660
+    for root, dirs, files in os.walk(path):
+        for name in (*dirs, *files):
+            _own(os.path.join(root, name), fs_group, mask)
+    _own(path, fs_group, mask)
+
+
+def _own(p: str, fs_group: int, mask: int) -> None:
+    st = os.lstat(p)
+    os.lchown(p, -1, fs_group)
+    if stat.S_ISLNK(st.st_mode):
+        return
+    extra = mask | (stat.S_ISGID | 0o110 if stat.S_ISDIR(st.st_mode) else 0)
+    os.chmod(p, stat.S_IMODE(st.st_mode) | extra)
+
+
 def _mode(path: str) -> int | None:
     try:
         return os.stat(path).st_mode

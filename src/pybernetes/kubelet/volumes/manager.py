@@ -7,7 +7,9 @@ its size); Secret and projected volumes are tmpfs too when the agent runs as roo
 disk. ConfigMap, Secret, downward API and projected volumes are written with the atomic writer and rewritten by
 :meth:`VolumeManager.refresh` (the pod worker calls it periodically), which is how an updated ConfigMap or a
 rotated token reaches a running pod. A PersistentVolumeClaim is followed to its bound PersistentVolume; its
-``hostPath`` (the local-path provisioner's ``DirectoryOrCreate`` directories) or ``local`` path is mounted.
+``hostPath`` (the local-path provisioner's ``DirectoryOrCreate`` directories, made world-writable as the
+provisioner makes them) or ``local`` path is mounted. With ``securityContext.fsGroup`` the pod's emptyDir and
+projected-kind volumes are given to that group (upstream ``SetVolumeOwnership``), tokens written 0600 first.
 
 Failures are :class:`VolumeError`, whose text is upstream's ``FailedMount`` event message.
 """
@@ -19,11 +21,13 @@ import logging
 import os
 import pathlib
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from pybernetes.controllers.localpath import PROVISIONED_BY
+from pybernetes.controllers.localpath import PROVISIONER as LOCAL_PATH_PROVISIONER
 from pybernetes.kubelet.volumes.atomic import PayloadError, write_payload
-from pybernetes.kubelet.volumes.hostpath import check_host_path
+from pybernetes.kubelet.volumes.hostpath import check_host_path, set_volume_ownership
 from pybernetes.kubelet.volumes.projection import (
     MountError,
     Payload,
@@ -137,12 +141,15 @@ class VolumeManager:
             return str(hp.get("path", ""))
         if kind == "persistentVolumeClaim":
             return await self._pvc_path(pod, vol["persistentVolumeClaim"] or {})
+        fs_group = fs_group_of(pod)
         if kind == "emptyDir":
             d = self.volume_dir(uid, kind, name)
             src = vol["emptyDir"] or {}
             await asyncio.to_thread(_make_dir, d, 0o777)
             if src.get("medium") == "Memory":
                 await self._tmpfs(d, size=src.get("sizeLimit"), mode="0777")
+            if fs_group is not None:
+                await asyncio.to_thread(set_volume_ownership, str(d), fs_group, read_only=False)
             return str(d)
         if kind in ATOMIC:
             d = self.volume_dir(uid, kind, name)
@@ -150,7 +157,9 @@ class VolumeManager:
             if kind in ("secret", "projected") and self.tmpfs:
                 await self._tmpfs(d, size=None, mode="0755")
             payload = await self.payload(pod, vol, pod_ips=pod_ips, host_ips=host_ips)
-            await asyncio.to_thread(write_payload, d, payload)
+            await asyncio.to_thread(write_payload, d, payload, set_perms=_perms(fs_group))
+            if fs_group is not None:
+                await asyncio.to_thread(set_volume_ownership, str(d), fs_group, read_only=True)
             return str(d)
         raise MountError(f"volume type {kind!r} is not supported on this node")
 
@@ -180,7 +189,8 @@ class VolumeManager:
                                  expiration_seconds=int(tok.get("expirationSeconds") or 3600))
                 tokens[spec] = await self.tokens.get(pod, spec)
         return projected_payload(src, pod, configmaps=cms, secrets=secs, token=tokens.__getitem__,
-                                 pod_ips=pod_ips, host_ips=host_ips, allocatable=self.allocatable)
+                                 pod_ips=pod_ips, host_ips=host_ips, allocatable=self.allocatable,
+                                 token_mode=0o600 if fs_group_of(pod) is not None else None)
 
     async def _pvc_path(self, pod: Obj, src: Obj) -> str:
         ns = (pod.get("metadata") or {}).get("namespace", "")
@@ -195,6 +205,10 @@ class VolumeManager:
         if pv is None:
             raise MountError(f'persistentvolume "{pv_name}" not found')
         path, kind = pv_path(pv)
+        annotations = (pv.get("metadata") or {}).get("annotations") or {}
+        if annotations.get(PROVISIONED_BY) == LOCAL_PATH_PROVISIONER:
+            # the local-path provisioner's directories are world-writable (its setup script: mkdir -m 0777)
+            await asyncio.to_thread(_make_missing_dir, path, 0o777)
         if kind is None:
             if not await asyncio.to_thread(os.path.exists, path):
                 raise MountError(f"path {path!r} does not exist")
@@ -231,7 +245,8 @@ class VolumeManager:
                 continue
             try:
                 payload = await self.payload(pod, vol, pod_ips=pod_ips, host_ips=host_ips)
-                changed += bool(await asyncio.to_thread(write_payload, d, payload))
+                changed += bool(await asyncio.to_thread(write_payload, d, payload,
+                                                        set_perms=_perms(fs_group_of(pod))))
             except (MountError, OSError, PayloadError) as e:
                 log.warning("volume refresh failed", extra={"pod_uid": uid, "volume": vol.get("name"),
                                                             "error": str(e)})
@@ -254,6 +269,23 @@ class VolumeManager:
             return [p.name for p in self.root.iterdir() if p.is_dir()]
         except OSError:
             return []
+
+
+def fs_group_of(pod: Obj) -> int | None:
+    value = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
+    return int(value) if value is not None else None
+
+
+def _perms(fs_group: int | None) -> Callable[[pathlib.Path], None] | None:
+    if fs_group is None:
+        return None
+    return lambda path: set_volume_ownership(str(path), fs_group, read_only=True)
+
+
+def _make_missing_dir(path: str, mode: int) -> None:
+    if not os.path.lexists(path):
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, mode)
 
 
 def _make_dir(path: pathlib.Path, mode: int) -> None:

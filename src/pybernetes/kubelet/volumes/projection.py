@@ -135,9 +135,11 @@ def token_spec(source: Obj) -> TokenSpec:
 
 def projected_payload(source: Obj, pod: Obj, *, configmaps: Mapping[str, Obj | None],
                       secrets: Mapping[str, Obj | None], token: TokenFn | None, pod_ips: tuple[str, ...] = (),
-                      host_ips: tuple[str, ...] = (), allocatable: Mapping[str, str] | None = None) -> Payload:
+                      host_ips: tuple[str, ...] = (), allocatable: Mapping[str, str] | None = None,
+                      token_mode: int | None = None) -> Payload:
     """A ``projected`` volume: every source's files in one directory (a later source's file replaces an earlier
-    one of the same path). Errors of all sources are reported together."""
+    one of the same path). Errors of all sources are reported together. ``token_mode`` overrides the tokens'
+    mode (upstream writes them 0600 when the pod has an fsGroup, which then adds group read)."""
     mode = _mode(source.get("defaultMode"), DEFAULT_MODE)
     out: Payload = {}
     errors: list[str] = []
@@ -153,7 +155,8 @@ def projected_payload(source: Obj, pod: Obj, *, configmaps: Mapping[str, Obj | N
             elif (tok := src.get("serviceAccountToken")) is not None:
                 if token is None:
                     raise MountError("no token source for serviceAccountToken projections")
-                out[tok.get("path", "")] = FileProjection(token(token_spec(tok)).encode(), mode)
+                out[tok.get("path", "")] = FileProjection(token(token_spec(tok)).encode(),
+                                                          mode if token_mode is None else token_mode)
         except MountError as e:
             errors.append(str(e))
     if errors:

@@ -182,3 +182,32 @@ async def test_local_path_removal(tmp_path: pathlib.Path) -> None:
     (d / "sub").mkdir(parents=True)
     assert await remove_volume_dir(local_pv(str(d)), hostname="node-1", base=str(tmp_path))
     assert not d.exists()
+
+
+async def test_fs_group_ownership(setup: tuple) -> None:
+    vm, api, _ = setup
+    gid = os.getgid()
+    api.secrets[("shop", "s")] = {"data": {"k": base64.b64encode(b"x").decode()}}
+    api.cms[("shop", "kube-root-ca.crt")] = {"data": {"ca.crt": "PEM"}}
+    p = pod({"name": "scratch", "emptyDir": {}}, {"name": "sec", "secret": {"secretName": "s", "defaultMode": 0o400}},
+            SA_VOLUME)
+    p["spec"]["securityContext"] = {"fsGroup": gid}
+    paths = await vm.setup(p)
+    scratch = os.stat(paths["scratch"])
+    assert scratch.st_gid == gid and scratch.st_mode & 0o7777 == 0o2777
+    secret = os.stat(pathlib.Path(paths["sec"]) / "k")
+    assert secret.st_gid == gid and secret.st_mode & 0o777 == 0o440          # 0400 + group read
+    token = pathlib.Path(paths["kube-api-access-abcde"]) / "token"
+    assert os.stat(token).st_mode & 0o777 == 0o640                          # tokens 0600 + group read
+    assert os.stat(pathlib.Path(paths["kube-api-access-abcde"]) / "ca.crt").st_mode & 0o777 == 0o644
+
+
+async def test_local_path_directories_are_world_writable(setup: tuple, tmp_path: pathlib.Path) -> None:
+    vm, api, _ = setup
+    path = tmp_path / "storage" / "pvc-2_shop_data"
+    api.pvcs[("shop", "data")] = {"spec": {"volumeName": "pvc-2"}, "status": {"phase": "Bound"}}
+    api.pvs["pvc-2"] = {"metadata": {"name": "pvc-2", "annotations": {
+        "pv.kubernetes.io/provisioned-by": "rancher.io/local-path"}},
+        "spec": {"hostPath": {"path": str(path), "type": "DirectoryOrCreate"}}}
+    await vm.setup(pod({"name": "d", "persistentVolumeClaim": {"claimName": "data"}}))
+    assert os.stat(path).st_mode & 0o777 == 0o777
