@@ -14,23 +14,59 @@ import contextlib
 from collections.abc import Iterable
 from typing import Any
 
-from aiohttp import streams, web
+from aiohttp import web
 
 
-class _Feed:
-    """The payload-parser shape aiohttp expects: every byte goes into our reader."""
+class _Inbox:
+    """What the peer sends, buffered for :meth:`HijackedChannel.read`; also the payload-parser shape aiohttp
+    feeds. Past ``limit`` buffered bytes the transport stops reading until the reader catches up — on the transport
+    itself: aiohttp's protocol-level pause is for its HTTP parser and asserts outside of parsing."""
 
-    __slots__ = ("reader",)
+    __slots__ = ("_buf", "_eof", "_paused", "_transport", "_waiter", "limit", "size")
 
-    def __init__(self, reader: streams.StreamReader) -> None:
-        self.reader = reader
+    def __init__(self, transport: asyncio.BaseTransport, limit: int = 1 << 18) -> None:
+        self._transport = transport
+        self._buf: list[bytes] = []
+        self._eof = False
+        self._paused = False
+        self._waiter: asyncio.Future[None] | None = None
+        self.limit = limit
+        self.size = 0
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        self.reader.feed_data(data)
+        if data:
+            self._buf.append(data)
+            self.size += len(data)
+            if self.size > self.limit and not self._paused and isinstance(self._transport, asyncio.ReadTransport):
+                self._paused = True
+                self._transport.pause_reading()
+            self._wake()
         return False, b""
 
     def feed_eof(self) -> None:
-        self.reader.feed_eof()
+        self._eof = True
+        self._wake()
+
+    async def read(self) -> bytes:
+        while not self._buf:
+            if self._eof:
+                return b""
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        data = b"".join(self._buf)
+        self._buf.clear()
+        self.size = 0
+        if self._paused and isinstance(self._transport, asyncio.ReadTransport) and not self._transport.is_closing():
+            self._paused = False
+            self._transport.resume_reading()
+        return data
 
 
 class HijackedChannel:
@@ -43,15 +79,12 @@ class HijackedChannel:
             raise ConnectionResetError("connection lost")
         self._protocol: Any = protocol
         self._transport = transport
-        self.reader = streams.StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
-        protocol.set_parser(_Feed(self.reader))      # type: ignore[arg-type]
+        self.inbox = _Inbox(transport)
+        protocol.set_parser(self.inbox)          # type: ignore[arg-type]
         protocol.keep_alive(False)
 
     async def read(self) -> bytes:
-        try:
-            return await self.reader.readany()
-        except (ConnectionError, OSError, asyncio.IncompleteReadError):
-            return b""
+        return await self.inbox.read()
 
     async def write(self, data: bytes) -> None:
         if self._transport.is_closing():
