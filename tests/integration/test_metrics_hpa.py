@@ -228,3 +228,59 @@ def test_hpa_reports_a_target_without_metrics(cluster: Server, ns: str) -> None:
     out = wait_until("FailedGetResourceMetric for the missing request", failed)
     assert re.search(r"ScalingActive\s+False\s+FailedGetResourceMetric", out)
     assert hpa_row(cluster, ns)[2] == "cpu: <unknown>/50%"
+
+
+WORKERS_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: workers.example.com
+spec:
+  group: example.com
+  names: {kind: Worker, plural: workers, singular: worker}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas,
+              labelSelectorPath: .status.selector}
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+
+
+def test_hpa_scales_a_custom_resource_through_its_scale_subresource(cluster: Server, ns: str) -> None:
+    cluster.kubectl("apply", "-f", "-", input=WORKERS_CRD)
+    wait_until("the Worker CRD served", lambda: cluster.kubectl("get", "workers", "-n", ns, check=False)
+               .returncode == 0)
+    cluster.kubectl("apply", "-n", ns, "-f", "-", input="apiVersion: example.com/v1\nkind: Worker\n"
+                    "metadata: {name: w}\nspec: {replicas: 1}\n")
+    cluster.kubectl("patch", "worker", "w", "-n", ns, "--subresource=status", "--type=merge", "-p",
+                    '{"status":{"replicas":1,"selector":"app=worker"}}')
+    cluster.kubectl("run", "worker-0", "--image=nginx:1.19.1", "--labels=app=worker", "-n", ns,
+                    f"--annotations={CPU}=90m", "--overrides",
+                    '{"spec":{"containers":[{"name":"worker-0","image":"nginx:1.19.1",'
+                    '"resources":{"requests":{"cpu":"100m"}}}]}}')
+    running_pods(cluster, ns, 1, "app=worker")
+    cluster.kubectl("apply", "-n", ns, "-f", "-", input="""\
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: w}
+spec:
+  scaleTargetRef: {apiVersion: example.com/v1, kind: Worker, name: w}
+  minReplicas: 1
+  maxReplicas: 4
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+""")
+
+    def spec_replicas() -> int:
+        return int(cluster.kubectl("get", "worker", "w", "-n", ns, "-o", "jsonpath={.spec.replicas}").stdout)
+    wait_until("the Worker scaled to 2", lambda: spec_replicas() == 2)
+    events = cluster.kubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name=w",
+                             "-o", "jsonpath={.items[*].message}").stdout
+    assert "New size: 2; reason: cpu resource utilization (percentage of request) above target" in events
