@@ -13,7 +13,7 @@ import pytest
 from tests.unit.controllers.fakeclient import Harness, harness
 
 from pybernetes.api.meta import format_rfc3339
-from pybernetes.client.resources import DEPLOYMENTS, HPAS, PODS, ResourceRef
+from pybernetes.client.resources import DEPLOYMENTS, HPAS, PODS, RCS, REPLICASETS, STATEFULSETS, ResourceRef
 from pybernetes.controllers.hpa import HorizontalPodAutoscalerController
 from pybernetes.controllers.hpa_clients import RESTScaleClient
 from pybernetes.controllers.hpa_replicas import HPAError, PodMetric, PodMetricsInfo
@@ -455,3 +455,20 @@ async def test_new_hpas_are_queued_with_the_sync_delay() -> None:
         h.clock.advance(3.0)
         await h.settle()
         assert len(w.ctl.queue) == 1
+
+
+@pytest.mark.parametrize(("ref", "api_version"), [(REPLICASETS, "apps/v1"), (STATEFULSETS, "apps/v1"), (RCS, "v1")])
+async def test_any_kind_with_a_scale_subresource(ref: ResourceRef, api_version: str) -> None:
+    async with harness() as h:
+        w = await world(h)
+        template = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+        selector: Obj = {"app": "web"} if ref is RCS else {"matchLabels": {"app": "web"}}
+        await h.client.create(ref, {"metadata": {"name": "web", "namespace": "ns"}, "spec": {
+            "replicas": 1, "selector": selector, "template": template}}, "ns")
+        await w.pods(1)
+        await w.hpa(kind=ref.kind, api_version=api_version)
+        w.metrics.usage["cpu"] = {"web-0": 150}
+        await w.sync()
+        got = h.client.peek(ref, "web", "ns")
+        assert got is not None and got["spec"]["replicas"] == 3
+        assert w.metrics.calls == [("cpu", "ns", "app=web")]
