@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import random
 from typing import Any, ClassVar
 
 from pybernetes.api.meta import format_rfc3339
@@ -112,8 +113,9 @@ def _ready_of(obj: Obj) -> str:
 
 class NodeManager:
     def __init__(self, *, client: Client, heartbeat_client: Client, runtime: Runtime, recorders: Recorders,
-                 config: AgentConfig, clock: Clock = REAL) -> None:
+                 config: AgentConfig, clock: Clock = REAL, rng: random.Random | None = None) -> None:
         self.client = client
+        self.rng = rng or random.Random()
         self.hb = heartbeat_client
         self.runtime = runtime
         self.recorders = recorders
@@ -202,6 +204,9 @@ class NodeManager:
                 raise
             obj = await self._adopt(node, body, status)
         self._accept(node, obj, status)
+        # Nodes registered together would all reach the 5-minute report at once; start each at a random point of
+        # the report period so 5,000 nodes write ~17 statuses a second, not 5,000 in one burst.
+        node.last_report -= self.rng.uniform(0, REPORT_FREQUENCY)
         node.lease.node_uid = node.uid
         node.lease.lease = None             # created (or taken over) by the node's first heartbeat
         node.registered = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
+import random
 from typing import Any
 
 import pytest
@@ -28,6 +29,11 @@ class FakeRecorders:
         self.events.append((host, reason, message))
 
 
+class NoJitter(random.Random):
+    def uniform(self, a: float, b: float) -> float:
+        return a
+
+
 def manager(api: FakeAPI, clock: FakeClock, names: tuple[str, ...] = ("sim-0", "sim-1"), *,
             existing: list[Obj] = (), events: bool = True) -> tuple[NodeManager, FakeRecorders, SimulatedRuntime]:
     cfg = AgentConfig(server="https://x", token="t", data_dir=pathlib.Path("/nonexistent"), node_names=names,
@@ -36,7 +42,7 @@ def manager(api: FakeAPI, clock: FakeClock, names: tuple[str, ...] = ("sim-0", "
     rec = FakeRecorders()
     rt = SimulatedRuntime(clock=clock)
     m = NodeManager(client=api, heartbeat_client=api, runtime=rt, recorders=rec, config=cfg,  # type: ignore[arg-type]
-                    clock=clock)
+                    clock=clock, rng=NoJitter())
     for obj in existing:
         trim_node(obj)
         m.informer.store[obj["metadata"]["name"]] = obj
@@ -166,3 +172,18 @@ async def test_registration_is_bounded(count: int) -> None:
     await m.register_all()
     assert len([o for o in api.objects if o[0] == "nodes"]) == count
     assert len({n.identity.internal_ip for n in m.nodes.values()}) == count
+
+
+async def test_status_reports_of_nodes_registered_together_are_spread() -> None:
+    api, clock = FakeAPI(), FakeClock()
+    m, _, _ = manager(api, clock, names=tuple(f"n-{i}" for i in range(300)), events=False)
+    m.rng = random.Random(7)
+    await m.register_all()
+    writes = []
+    for _ in range(30):                              # one report period in heartbeat turns
+        clock.advance(10)
+        before = api.count("patch", "nodes", "status")
+        for node in m.nodes.values():
+            await m.heartbeat(node)
+        writes.append(api.count("patch", "nodes", "status") - before)
+    assert sum(writes) == 300 and max(writes) <= 25          # ~10 per turn, not 300 at once
