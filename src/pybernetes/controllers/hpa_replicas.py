@@ -18,7 +18,7 @@ Go's (truncating division), since it decides results at the edges.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -176,11 +176,8 @@ def _outside(ratio: float, tolerance: float) -> bool:
     return abs(1.0 - ratio) > tolerance
 
 
-def resource_replicas(*, current_replicas: int, target_utilization: int, resource: str, pods: list[Obj],
-                      metrics: PodMetricsInfo, container: str, now: datetime, tuning: Tuning
-                      ) -> tuple[int, int, int]:
-    """``GetResourceReplicas`` after the fetch: (replicas, utilization %, raw average) for a Utilization target.
-    ``metrics`` is modified (pods' assumed usage is filled in), as upstream modifies its map."""
+def _grouped(pods: list[Obj], metrics: PodMetricsInfo, resource: str, now: datetime, tuning: Tuning) -> Groups:
+    """Group the pods and drop the metrics of ignored and unready ones (both calculators start so)."""
     if not pods:
         raise HPAError("no pods returned by selector while calculating replica count")
     g = group_pods(pods, metrics, resource, now=now, tuning=tuning)
@@ -188,30 +185,49 @@ def resource_replicas(*, current_replicas: int, target_utilization: int, resourc
         metrics.pop(name, None)
     if not metrics:
         raise HPAError("did not receive metrics for targeted pods (pods might be unready)")
-    requests = pod_requests(pods, container, resource)
-    ratio, utilization, raw = resource_utilization_ratio(metrics, requests, target_utilization)
+    return g
+
+
+def _replicas(*, current: int, ratio: float, g: Groups, metrics: PodMetricsInfo,
+              ratio_of: Callable[[PodMetricsInfo], float], missing_on_scale_down: Callable[[str], int],
+              now: datetime, tuning: Tuning) -> int:
+    """The shared decision of both calculators once the usage ratio is known: scale by the ready pods when every
+    pod counts; else assume the missing (``missing_on_scale_down`` on a scale-down, nothing on a scale-up) and,
+    on a scale-up, the unready pods' usage, and keep the current count if that flips or settles the ratio."""
     scale_up_with_unready = bool(g.unready) and ratio > 1.0
     if not scale_up_with_unready and not g.missing:
-        if not _outside(ratio, tuning.tolerance):
-            return current_replicas, utilization, raw
-        return math.ceil(ratio * g.ready), utilization, raw
-    if g.missing:
-        if ratio < 1.0:
-            fallback = max(100, target_utilization)        # a missing pod uses its request (or the target if > 100%)
-            for name in g.missing:
-                metrics[name] = PodMetric(now, 0.0, _div(requests[name] * fallback, 100))
-        elif ratio > 1.0:
-            for name in g.missing:
-                metrics[name] = PodMetric(now, 0.0, 0)
+        return current if not _outside(ratio, tuning.tolerance) else math.ceil(ratio * g.ready)
+    if ratio < 1.0:
+        for name in g.missing:
+            metrics[name] = PodMetric(now, 0.0, missing_on_scale_down(name))
+    elif ratio > 1.0:
+        for name in g.missing:
+            metrics[name] = PodMetric(now, 0.0, 0)
     if scale_up_with_unready:
         for name in g.unready:
             metrics[name] = PodMetric(now, 0.0, 0)
-    new_ratio, _, _ = resource_utilization_ratio(metrics, requests, target_utilization)
+    new_ratio = ratio_of(metrics)
     if not _outside(new_ratio, tuning.tolerance) or (ratio < 1.0 < new_ratio) or (new_ratio < 1.0 < ratio):
-        return current_replicas, utilization, raw
+        return current
     replicas = math.ceil(new_ratio * len(metrics))
-    if (new_ratio < 1.0 and replicas > current_replicas) or (new_ratio > 1.0 and replicas < current_replicas):
-        return current_replicas, utilization, raw
+    if (new_ratio < 1.0 and replicas > current) or (new_ratio > 1.0 and replicas < current):
+        return current                  # fewer pods counted than run: the count would move against the ratio
+    return replicas
+
+
+def resource_replicas(*, current_replicas: int, target_utilization: int, resource: str, pods: list[Obj],
+                      metrics: PodMetricsInfo, container: str, now: datetime, tuning: Tuning
+                      ) -> tuple[int, int, int]:
+    """``GetResourceReplicas`` after the fetch: (replicas, utilization %, raw average) for a Utilization target.
+    ``metrics`` is modified (pods' assumed usage is filled in), as upstream modifies its map."""
+    g = _grouped(pods, metrics, resource, now, tuning)
+    requests = pod_requests(pods, container, resource)
+    ratio, utilization, raw = resource_utilization_ratio(metrics, requests, target_utilization)
+    fallback = max(100, target_utilization)     # a missing pod uses its request (or the target if above 100%)
+    replicas = _replicas(current=current_replicas, ratio=ratio, g=g, metrics=metrics,
+                         ratio_of=lambda m: resource_utilization_ratio(m, requests, target_utilization)[0],
+                         missing_on_scale_down=lambda name: _div(requests[name] * fallback, 100), now=now,
+                         tuning=tuning)
     return replicas, utilization, raw
 
 
@@ -219,35 +235,11 @@ def plain_metric_replicas(*, current_replicas: int, target_usage: int, resource:
                           metrics: PodMetricsInfo, now: datetime, tuning: Tuning) -> tuple[int, int]:
     """``calcPlainMetricReplicas``: (replicas, average usage) for an AverageValue target (resource or pods
     metric; ``resource`` is "" for pods metrics, which skips the CPU readiness rules)."""
-    if not pods:
-        raise HPAError("no pods returned by selector while calculating replica count")
-    g = group_pods(pods, metrics, resource, now=now, tuning=tuning)
-    for name in g.ignored | g.unready:
-        metrics.pop(name, None)
-    if not metrics:
-        raise HPAError("did not receive metrics for targeted pods (pods might be unready)")
+    g = _grouped(pods, metrics, resource, now, tuning)
     ratio, usage = metric_usage_ratio(metrics, target_usage)
-    scale_up_with_unready = bool(g.unready) and ratio > 1.0
-    if not scale_up_with_unready and not g.missing:
-        if not _outside(ratio, tuning.tolerance):
-            return current_replicas, usage
-        return math.ceil(ratio * g.ready), usage
-    if g.missing:
-        if ratio < 1.0:
-            for name in g.missing:                    # a missing pod uses exactly the target on a scale-down
-                metrics[name] = PodMetric(now, 0.0, target_usage)
-        elif ratio > 1.0:
-            for name in g.missing:
-                metrics[name] = PodMetric(now, 0.0, 0)
-    if scale_up_with_unready:
-        for name in g.unready:
-            metrics[name] = PodMetric(now, 0.0, 0)
-    new_ratio, _ = metric_usage_ratio(metrics, target_usage)
-    if not _outside(new_ratio, tuning.tolerance) or (ratio < 1.0 < new_ratio) or (new_ratio < 1.0 < ratio):
-        return current_replicas, usage
-    replicas = math.ceil(new_ratio * len(metrics))
-    if (new_ratio < 1.0 and replicas > current_replicas) or (new_ratio > 1.0 and replicas < current_replicas):
-        return current_replicas, usage
+    replicas = _replicas(current=current_replicas, ratio=ratio, g=g, metrics=metrics,
+                         ratio_of=lambda m: metric_usage_ratio(m, target_usage)[0],
+                         missing_on_scale_down=lambda _: target_usage, now=now, tuning=tuning)
     return replicas, usage
 
 
