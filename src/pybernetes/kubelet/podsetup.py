@@ -169,6 +169,16 @@ class PodSetup:
         self._paths.pop(uid, None)
         await self.volumes.teardown(uid)
 
+    async def remove_orphans(self, known_uids: set[str]) -> int:
+        """Tear down the volumes of pods this node no longer has (deleted while no agent ran): call once the pod
+        informer has synced, with the UIDs of every pod bound here. Returns how many were removed."""
+        gone = [uid for uid in self.volumes.known_pods() if uid not in known_uids and uid not in self._pods]
+        for uid in gone:
+            await self.volumes.teardown(uid)
+        if gone:
+            log.info("removed volumes of pods that are gone", extra={"pods": len(gone)})
+        return len(gone)
+
     async def run(self) -> None:
         while True:
             await self.clock.sleep(self.refresh_period)

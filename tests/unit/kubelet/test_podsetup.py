@@ -246,3 +246,10 @@ async def test_label_changes_reach_downward_api_volumes(rig: Rig) -> None:
     rig.add(pod)
     await rig.setup.volumes.refresh(rig.setup._pods["uid-p"][0])
     assert (pathlib.Path(mount.host_path) / "labels").read_text() == 'v="2"'
+
+
+async def test_remove_orphans(rig: Rig, tmp_path: pathlib.Path) -> None:
+    for uid in ("gone-1", "kept"):
+        (tmp_path / "pods" / uid / "volumes").mkdir(parents=True)
+    assert await rig.setup.remove_orphans({"kept"}) == 1
+    assert sorted(p.name for p in (tmp_path / "pods").iterdir()) == ["kept"]
