@@ -14,6 +14,11 @@ unreachable cycle is not reclaimed (acyclic garbage, nearly all of it, is still 
 counting). So every ``refresh`` seconds the permanent generation is returned (``gc.unfreeze``) and collected once,
 one full pause per refresh period instead of one per quarter of growth, and frozen again.
 
+Young collections run every ``YOUNG_THRESHOLD`` net allocations instead of CPython's 700: a request allocates
+thousands of containers that die within the request, and at 700 each in-flight request's objects were traversed
+several times before dying (measured, 16 concurrent Pod creates: collector CPU ~60 → ~35 µs per create, and
+never anything collected), at the price of young pauses of about a millisecond.
+
 This is Instagram's ``gc.freeze`` (made for pre-fork servers) applied continuously. The collector's callbacks run on
 whichever thread triggered a collection (the SQLite writer thread allocates too), so the callback only sets a
 flag and the freezing happens on the event loop.
@@ -32,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CHECK_INTERVAL = 1.0           # seconds between looks at the flag: a freeze a second after a full collection
 REFRESH_INTERVAL = 900.0       # seconds between full collections of the permanent generation
+YOUNG_THRESHOLD = 7000         # net container allocations between young collections (CPython: 700)
 
 
 class Collector(Protocol):
@@ -42,11 +48,16 @@ class Collector(Protocol):
     def collect(self, generation: int = 2) -> int: ...
     def freeze(self) -> None: ...
     def unfreeze(self) -> None: ...
+    def get_threshold(self) -> tuple[int, int, int]: ...
+    def set_threshold(self, threshold0: int, threshold1: int = ..., threshold2: int = ...) -> None: ...
 
 
 class GCPolicy:
     def __init__(self, *, refresh: float = REFRESH_INTERVAL, check: float = CHECK_INTERVAL,
-                 clock: Callable[[], float] = time.monotonic, collector: Collector = gc) -> None:  # type: ignore[assignment]
+                 young: int = YOUNG_THRESHOLD, clock: Callable[[], float] = time.monotonic,
+                 collector: Collector = gc) -> None:  # type: ignore[assignment]
+        self.young = young
+        self.saved_thresholds: tuple[int, int, int] | None = None
         self.refresh = refresh
         self.check = check
         self.clock = clock
@@ -61,12 +72,17 @@ class GCPolicy:
 
     def start(self) -> None:
         """Collect and freeze what start-up built (registries, schemas, the filled cache), then watch."""
+        self.saved_thresholds = self.gc.get_threshold()
+        self.gc.set_threshold(self.young, *self.saved_thresholds[1:])
         self.gc.callbacks.append(self.on_gc)
         self._refresh()
 
     def stop(self) -> None:
         if self.on_gc in self.gc.callbacks:
             self.gc.callbacks.remove(self.on_gc)
+        if self.saved_thresholds is not None:
+            self.gc.set_threshold(*self.saved_thresholds)
+            self.saved_thresholds = None
         self.gc.unfreeze()
 
     def step(self) -> str:

@@ -14,6 +14,13 @@ class FakeGC:
     def __init__(self) -> None:
         self.callbacks: list[Any] = []
         self.calls: list[str] = []
+        self.threshold = (700, 10, 10)
+
+    def get_threshold(self) -> tuple[int, int, int]:
+        return self.threshold
+
+    def set_threshold(self, *t: int) -> None:
+        self.threshold = (*t, *self.threshold[len(t):])  # type: ignore[assignment]
 
     def collect(self, generation: int = 2) -> int:
         self.calls.append("collect")
@@ -86,6 +93,12 @@ def test_stop_unhooks_and_unfreezes(policy: tuple[GCPolicy, FakeGC, Clock]) -> N
     p.stop()
     assert fake.callbacks == []
     assert fake.calls[-1] == "unfreeze"
+    assert fake.threshold == (700, 10, 10)
+
+
+def test_young_collections_are_made_rarer_while_running(policy: tuple[GCPolicy, FakeGC, Clock]) -> None:
+    p, fake, _ = policy
+    assert fake.threshold == (p.young, 10, 10) and p.young > 700
 
 
 async def test_run_stops_cleanly_when_cancelled() -> None:
