@@ -133,6 +133,12 @@ def validate_container(container: str, pod: Obj) -> str:
 
 def node_address(node: Obj) -> tuple[str, int]:
     status = node.get("status") or {}
+    runtime = (status.get("nodeInfo") or {}).get("containerRuntimeVersion", "")
+    if runtime.startswith("sim://"):
+        # Simulated nodes run no kubelet server and advertise benchmark addresses that must not be dialled.
+        name = (node.get("metadata") or {}).get("name", "")
+        raise APIError(f"node {name} is simulated: its containers have no logs, exec, attach or port-forward",
+                       code=400, reason="BadRequest")
     addrs = status.get("addresses") or []
     host = ""
     for kind in ADDRESS_PREFERENCE:

@@ -329,8 +329,11 @@ class GenericREST:
             new = self.to_storage(res, new)
             new_meta = new["metadata"]
             old_meta = old["metadata"]
-            # System fields always come from the stored object.
+            # System fields always come from the stored object (upstream rest.BeforeUpdate), except that a uid
+            # the request carries must match (validation reports "field is immutable" otherwise).
             for k in SYSTEM_META:
+                if k == "uid" and new_meta.get("uid"):
+                    continue
                 if k in old_meta:
                     new_meta[k] = old_meta[k]
                 else:
