@@ -286,3 +286,19 @@ async def test_who_may_write_summaries(api: API, token: str, agent: str, code: i
     assert got_code == code, got
     if code == 403:
         assert got["message"].startswith(f'User "{USERS[token].name}" cannot put path "/v1-pybernetes/metrics/')
+
+
+@pytest.mark.parametrize("query", ["limit=abc", "fieldSelector=spec.nodeName%3Dn1", "fieldSelector=a",
+                                   "labelSelector=a%3D%3D%3Db", "timeoutSeconds=x"])
+async def test_bad_list_options_are_400s(api: API, query: str) -> None:
+    await put(api, summary())
+    for path in (PODS, NODES, "/apis/metrics.k8s.io/v1beta1/pods"):
+        code, got = await api.req("GET", f"{path}?{query}")
+        assert (code, got["kind"], got["reason"]) == (400, "Status", "BadRequest"), (path, got)
+
+
+async def test_summary_bodies_over_the_limit_are_413s(api: API) -> None:
+    big = summary(pods=[PodUsage("ns", f"p-{i:07d}", "n1", 15.0, (ContainerUsage("c" * 200, 1, 1),))
+                        for i in range(15_000)])
+    code, got = await put(api, big)
+    assert (code, got["reason"]) == (413, "RequestEntityTooLarge")
