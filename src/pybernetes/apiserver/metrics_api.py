@@ -214,8 +214,8 @@ class MetricsAPI:
     # ------------------------------------------------------------------ metrics.k8s.io
     async def handle(self, request: web.Request, info: RequestInfo, user: UserInfo) -> web.StreamResponse:
         res = self.state.resources.get(info.group, info.version, info.resource)
-        if res is None or res.group != GROUP:
-            raise errors.resource_not_found()
+        if res is None or res.custom or res.storage_version != API_VERSION:
+            return await self.resources.handle(request, info, user)     # not ours (a CRD in this group, say)
         await self.resources.authorize(user, info)
         if info.subresource or info.verb not in res.verbs:
             raise _method_not_allowed(res)

@@ -302,3 +302,10 @@ async def test_summary_bodies_over_the_limit_are_413s(api: API) -> None:
                         for i in range(15_000)])
     code, got = await put(api, big)
     assert (code, got["reason"]) == (413, "RequestEntityTooLarge")
+
+
+async def test_other_resources_of_the_group_go_to_the_generic_handler(api: API) -> None:
+    code, got = await api.req("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/ns/frobs")
+    assert (code, got["reason"]) == (404, "NotFound")
+    code, got = await api.req("GET", "/apis/metrics.k8s.io/v1alpha1/nodes")         # a version not served
+    assert (code, got["reason"]) == (404, "NotFound")
