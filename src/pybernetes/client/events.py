@@ -49,7 +49,7 @@ class EventRecorder:
         self.component = component
         self.host = host
         self.clock = clock
-        self._queue: asyncio.Queue[tuple[Obj, str, str, str, str, str]] = asyncio.Queue(QUEUE_SIZE)
+        self._queue: asyncio.Queue[tuple[Obj, str, str, str, str, str, str]] = asyncio.Queue(QUEUE_SIZE)
         # upstream's event key (involved object, type, reason, message, source) → (name, first, count, when)
         self._seen: dict[tuple[str, ...], tuple[str, str, int, float]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -57,16 +57,18 @@ class EventRecorder:
         self._spam: dict[tuple[str, ...], tuple[float, float]] = {}
 
     def event(self, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "",
-              component: str | None = None) -> None:
+              component: str | None = None, host: str | None = None) -> None:
         """Record an event (Normal | Warning) about ``obj``; returns at once. ``component`` overrides the source
-        (upstream controllers each report as their own, e.g. ``deployment-controller``)."""
+        (upstream controllers each report as their own, e.g. ``deployment-controller``), ``host`` its host (one
+        recorder serves every node of an agent)."""
         if not self._allow(obj, component or self.component):
             return
         if not self._tasks:
             loop = asyncio.get_running_loop()
             self._tasks = [loop.create_task(self._run(), name=f"events-{self.component}-{i}") for i in range(WRITERS)]
         try:
-            self._queue.put_nowait((obj, type_, reason, message[:1024], field_path, component or self.component))
+            self._queue.put_nowait((obj, type_, reason, message[:1024], field_path, component or self.component,
+                                    self.host if host is None else host))
         except asyncio.QueueFull:
             self._dropped += 1
             if self._dropped % 1000 == 1:      # a burst must not also become a burst of log lines
@@ -90,16 +92,16 @@ class EventRecorder:
 
     async def _run(self) -> None:
         while True:
-            obj, type_, reason, message, field_path, component = await self._queue.get()
+            obj, type_, reason, message, field_path, component, host = await self._queue.get()
             try:
-                await self._write(obj, type_, reason, message, field_path, component)
+                await self._write(obj, type_, reason, message, field_path, component, host)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
                 log.debug("event write failed", extra={"reason": reason, "error": repr(e)})
 
     async def _write(self, obj: Obj, type_: str, reason: str, message: str, field_path: str,
-                     component: str) -> None:
+                     component: str, host: str = "") -> None:
         ref = object_reference(obj, field_path=field_path)
         ns = ref.get("namespace") or "default"
         key = (str(ref.get("kind", "")), ns, str(ref["name"]), str(ref.get("uid", "")), type_, reason, message,
@@ -119,10 +121,10 @@ class EventRecorder:
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": name, "namespace": ns},
             "involvedObject": ref, "reason": reason, "message": message,
-            "source": {"component": component, **({"host": self.host} if self.host else {})},
+            "source": {"component": component, **({"host": host} if host else {})},
             "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": type_,
             "eventTime": None, "reportingComponent": component,
-            "reportingInstance": self.host or component,
+            "reportingInstance": host or component,
         }
         await self.client.create(EVENTS, ev, ns)
         if len(self._seen) > 5000:

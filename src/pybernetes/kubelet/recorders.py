@@ -1,6 +1,5 @@
-"""Event recorders for the kubelet: one per node (``source.host`` is the node's name), created the first time a
-node has something to say, all writing through one client of their own so an event storm never delays
-heartbeats or pod statuses."""
+"""The kubelet's event recorder: one for every node of the agent (``source.host`` is set per event to the node's
+name), writing through a client of its own so an event storm never delays heartbeats or pod statuses."""
 
 from __future__ import annotations
 
@@ -32,26 +31,19 @@ class Recorders:
         self.client = client
         self.clock = clock
         self.component = component
-        self._by_host: dict[str, EventRecorder] = {}
-
-    def for_host(self, host: str) -> EventRecorder | None:
-        if self.client is None:
-            return None
-        rec = self._by_host.get(host)
-        if rec is None:
-            rec = self._by_host[host] = EventRecorder(self.client, component=self.component, host=host,
-                                                      clock=self.clock)
-        return rec
+        self._recorder = EventRecorder(client, component=component, clock=clock) if client is not None else None
+        self._hosts: set[str] = set()
 
     def event(self, host: str, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "") -> None:
-        rec = self.for_host(host)
-        if rec is not None:
-            rec.event(reference(obj), type_, reason, message, field_path=field_path)
+        if self._recorder is not None:
+            self._hosts.add(host)
+            self._recorder.event(reference(obj), type_, reason, message, field_path=field_path, host=host)
 
     def __len__(self) -> int:
-        return len(self._by_host)
+        """How many nodes have recorded events."""
+        return len(self._hosts)
 
     async def close(self) -> None:
-        for rec in self._by_host.values():
-            await rec.close()
-        self._by_host.clear()
+        if self._recorder is not None:
+            await self._recorder.close()
+        self._hosts.clear()
