@@ -17,6 +17,11 @@ TOKEN_VOLUME_PREFIX = "kube-api-access-"
 TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 WARN_ONLY_EXPIRATION = 3607          # upstream serviceaccount.WarnOnlyBoundTokenExpirationSeconds
+AUTOMOUNT = False
+"""Whether pod admission adds the token volume. Off until the root CA publisher (controllers/rootcacert.py) is
+registered: the volume projects the ``kube-root-ca.crt`` ConfigMap, and without it every pod on a real node would
+wait in FailedMount. Turning both on needs the integration tests that list a fresh namespace's ConfigMaps to
+ignore ``kube-root-ca.crt`` (as upstream's tests do)."""
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"   # upstream SimpleNameGenerator's alphabet
 
 
@@ -34,10 +39,11 @@ class PodDefaults:
         default = next((c for c in classes.values() if c.get("globalDefault")), None)
         admit_pod(a.obj, lookup=lookup, global_default=default,
                   toleration_seconds=state.config.default_toleration_seconds)
-        spec = a.obj.get("spec") or {}
-        sa = state.cache.resource(SERVICE_ACCOUNTS).objects.get(
-            f"/registry/{SERVICE_ACCOUNTS}/{a.namespace}/{spec.get('serviceAccountName', '')}")
-        mount_service_account_token(a.obj, service_account=sa)
+        if AUTOMOUNT:
+            spec = a.obj.get("spec") or {}
+            sa = state.cache.resource(SERVICE_ACCOUNTS).objects.get(
+                f"/registry/{SERVICE_ACCOUNTS}/{a.namespace}/{spec.get('serviceAccountName', '')}")
+            mount_service_account_token(a.obj, service_account=sa)
 
 
 def token_volume_source() -> dict[str, Any]:
