@@ -233,6 +233,16 @@ def read(path: Path | str) -> bytes:
         return b""
 
 
+def unmount_under(root: Path) -> None:
+    """Lazily unmount every mount below ``root`` (deepest first)."""
+    prefix = str(root).rstrip("/") + "/"
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+    for point in sorted(points, key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            rootfs.unmount(point)
+
+
 def exists(path: Path | str) -> bool:
     return os.path.lexists(path)
 

@@ -49,7 +49,12 @@ class Node:
     def kill(self, sig: int = signal.SIGKILL) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
-        self.proc.wait(30)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise AssertionError(f"the agent did not stop on signal {sig} within 30s:\n{self.log()}") from None
 
     def log(self) -> str:
         return (self.data_dir / "agent.log").read_text(errors="replace")[-4000:]
@@ -91,13 +96,16 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     try:
         yield n
     finally:
-        if n.proc is not None and n.proc.poll() is None:
-            n.kill(signal.SIGTERM)
-        h.cleanup_root(data / "runtime")
-        srv.stop()
-        next(reg_gen, None)
-        if not had_bridge and os.path.exists(f"/sys/class/net/{BRIDGE}"):
-            subprocess.run(["ip", "link", "delete", BRIDGE], check=False)
+        try:
+            if n.proc is not None and n.proc.poll() is None:
+                n.kill(signal.SIGTERM)
+        finally:
+            h.cleanup_root(data / "runtime")
+            h.unmount_under(data)                   # pod volumes (tmpfs) the agent left mounted
+            srv.stop()
+            next(reg_gen, None)
+            if not had_bridge and os.path.exists(f"/sys/class/net/{BRIDGE}"):
+                subprocess.run(["ip", "link", "delete", BRIDGE], check=False)
 
 
 def shim_records(node: Node) -> list[dict[str, Any]]:
@@ -144,9 +152,11 @@ def test_a_restarted_agent_adopts_its_running_containers(node: Node) -> None:
     srv.kubectl("create", "namespace", ns)
     srv.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sleeper"},
-        "spec": {"nodeName": NODE, "terminationGracePeriodSeconds": 1, "containers": [{
+        "spec": {"nodeName": NODE, "terminationGracePeriodSeconds": 1, "automountServiceAccountToken": False,
+                 "containers": [{
             "name": "app", "image": "busybox:latest", "imagePullPolicy": "IfNotPresent",
-            "command": ["sh", "-c", "echo started; exec sleep 100000"]}]}}))
+            "env": [{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+            "command": ["sh", "-c", "echo started $POD; exec sleep 100000"]}]}}))
     before = wait_for(lambda: running(node, ns, "sleeper"), timeout=120, what="the pod to run", node=node)
     (cs,) = before["containerStatuses"]
     cid = cs["containerID"]
@@ -154,6 +164,8 @@ def test_a_restarted_agent_adopts_its_running_containers(node: Node) -> None:
     assert cs["imageID"].startswith("docker.io/library/busybox@sha256:")
     rec = next(r for r in shim_records(node) if r["id"] == cid.split("://")[1])
     pid = rec["pid"]
+    assert wait_for(lambda: "started sleeper" in srv.kubectl("logs", "sleeper", "-n", ns).stdout,
+                    what="kubectl logs", node=node)
 
     node.kill(signal.SIGKILL)
     assert os.path.exists(f"/proc/{pid}"), "the container died with the agent"
@@ -179,7 +191,8 @@ def test_a_failing_container_is_restarted_with_its_exit_code(node: Node) -> None
     srv.kubectl("create", "namespace", ns)
     srv.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "crasher"},
-        "spec": {"nodeName": NODE, "terminationGracePeriodSeconds": 1, "containers": [{
+        "spec": {"nodeName": NODE, "terminationGracePeriodSeconds": 1, "automountServiceAccountToken": False,
+                 "containers": [{
             "name": "app", "image": "busybox:latest", "imagePullPolicy": "IfNotPresent",
             "command": ["sh", "-c", "echo failing; exit 3"]}]}}))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pybernetes.client.clock import REAL, Clock
 from pybernetes.client.rest import Client
@@ -23,13 +23,17 @@ from pybernetes.kubelet.runtime.interface import Runtime
 from pybernetes.kubelet.status import StatusManager
 from pybernetes.kubelet.usage import UsageReporter
 
+if TYPE_CHECKING:
+    from pybernetes.kubelet.podsetup import PodSetup
+
 log = logging.getLogger(__name__)
 REPORT_EVERY = 60.0
 
 
 class Agent:
     def __init__(self, *, config: AgentConfig, client: Client, heartbeat_client: Client,
-                 events_client: Client | None, runtime: Runtime, clock: Clock = REAL) -> None:
+                 events_client: Client | None, runtime: Runtime, clock: Clock = REAL,
+                 setup: PodSetup | None = None) -> None:
         self.config = config
         self.clock = clock
         self.runtime = runtime
@@ -37,7 +41,8 @@ class Agent:
         self.nodes = NodeManager(client=client, heartbeat_client=heartbeat_client, runtime=runtime,
                                  recorders=self.recorders, config=config, clock=clock)
         self.status = StatusManager(client, clock=clock)
-        self.workers = PodWorkers(runtime=runtime, status=self.status, nodes=self.nodes.nodes, clock=clock)
+        self.workers = PodWorkers(runtime=runtime, status=self.status, nodes=self.nodes.nodes, clock=clock,
+                                  setup=setup)        # real nodes: volumes, env, probes, hooks
         self.pods = PodSource(client, nodes=self.nodes.nodes, node_names=config.node_names, workers=self.workers)
         self.usage = UsageReporter(client=client, runtime=runtime, pods=self.workers.records,
                                    node_names=config.node_names, clock=clock)

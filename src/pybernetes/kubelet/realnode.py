@@ -9,8 +9,8 @@ as InternalIP, and nodeInfo from the host (machine-id, product UUID, boot id, ke
 
 Start-up order: host checks (refuse to start with every failed check named), the image puller
 (``--registry-config``), the pod network (CNI), the runtime (starting or re-joining the shim, which keeps the
-containers a previous agent left running: the pod workers adopt them), the kubelet's streaming server, then the
-agent itself.
+containers a previous agent left running: the pod workers adopt them), the pod set-up of a real node (volumes,
+environment, probes, hooks: ``podsetup.PodSetup``), the kubelet's streaming server, then the agent itself.
 """
 
 from __future__ import annotations
@@ -154,6 +154,7 @@ async def run_real(config: AgentConfig, ca: bytes | None, args: argparse.Namespa
     from pybernetes.kubelet.images.puller import ImagePuller
     from pybernetes.kubelet.main import USER_AGENT
     from pybernetes.kubelet.network.cni import CNINetwork
+    from pybernetes.kubelet.podsetup import PodSetup
     from pybernetes.kubelet.runtime.oci import host
     from pybernetes.kubelet.runtime.oci.client import OCIConfig, OCIRuntime
 
@@ -188,8 +189,19 @@ async def run_real(config: AgentConfig, ca: bytes | None, args: argparse.Namespa
         return 1
     cfg = ClientConfig(server=config.server, ca_pem=ca, token=config.token, user_agent=USER_AGENT)
     client, hb, ev = Client(cfg, limit=32), Client(cfg, limit=8), Client(cfg, limit=8)
-    agent = Agent(config=config, client=client, heartbeat_client=hb, events_client=ev, runtime=runtime)
-    extras: list[Any] = []
+    node = config.node_names[0]
+    agent: Agent | None = None
+
+    def event(pod: Any, type_: str, reason: str, message: str, field_path: str) -> None:
+        if agent is not None:
+            agent.recorders.event(node, pod, type_, reason, message, field_path=field_path)
+
+    setup = PodSetup.for_agent(client=client, runtime=runtime, data_dir=config.data_dir, event=event, node_name=node,
+                               allocatable=ns.resources(config.capacity)[1])
+    agent = Agent(config=config, client=client, heartbeat_client=hb, events_client=ev, runtime=runtime,
+                  setup=setup)
+    extras: list[Any] = [setup]
+    refresh = asyncio.get_running_loop().create_task(setup.run(), name="pod-volume-refresh")
     log.info("starting agent", extra={"server": config.server, "node": config.node_names[0],
                                       "runtime": f"{runtime.runtime_name}://{runtime.runtime_version}"})
     try:
@@ -200,6 +212,7 @@ async def run_real(config: AgentConfig, ca: bytes | None, args: argparse.Namespa
         await agent.run()
         return 0
     finally:
+        refresh.cancel()
         await asyncio.shield(_close(agent, runtime, puller, extras, client, hb, ev))
 
 
