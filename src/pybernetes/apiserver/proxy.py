@@ -73,7 +73,7 @@ def kubelet_client_ssl(state: ServerState) -> ssl.SSLContext:
         ctx.load_cert_chain(crt, key)
         ctx.set_alpn_protocols(["http/1.1"])
         state.extra["kubelet_client_ssl"] = ctx
-    return ctx  # type: ignore[no-any-return]
+    return ctx
 
 
 def ensure_client_cert(tls_dir: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:

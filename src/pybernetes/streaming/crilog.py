@@ -21,7 +21,7 @@ import datetime
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -156,7 +156,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 async def read_log(path: str, opts: LogOptions, *, running: Running | None = None, sleep: Sleep = asyncio.sleep,
-                   poll: float = POLL) -> AsyncIterator[bytes]:
+                   poll: float = POLL) -> AsyncGenerator[bytes, None]:
     """The container's log as the kubelet serves it, chunk by chunk. ``running`` tells whether to keep following
     (default: not running, so ``follow`` reads to the end once). File access runs in a thread."""
     f = await asyncio.to_thread(_open_at_tail, path, opts.tail)
