@@ -44,10 +44,17 @@ EDIT_RESOURCES: list[tuple[list[str], list[str]]] = [
 ]
 
 
-def _role(name: str, rules: list[Obj], *, labels: dict[str, str] | None = None) -> Obj:
+def _role(name: str, rules: list[Obj], *, labels: dict[str, str] | None = None,
+          aggregate_from: str = "") -> Obj:
+    """A bootstrap ClusterRole; ``aggregate_from`` makes it an aggregated role (admin/edit/view) whose rules the
+    clusterrole-aggregation controller keeps as the union of every ClusterRole labelled
+    ``rbac.authorization.k8s.io/aggregate-to-<aggregate_from>: "true"`` (its initial rules are that union)."""
     meta: Obj = {"name": name, "labels": {**BOOTSTRAP, **(labels or {})}, "annotations": dict(AUTOUPDATE)}
     role: Obj = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": meta,
                  "rules": rules}
+    if aggregate_from:
+        role["aggregationRule"] = {"clusterRoleSelectors": [
+            {"matchLabels": {f"rbac.authorization.k8s.io/aggregate-to-{aggregate_from}": "true"}}]}
     return role
 
 
@@ -71,12 +78,20 @@ def cluster_roles() -> list[Obj]:
                     "verbs": READ + WRITE},
                    {"apiGroups": ["authorization.k8s.io"], "resources": ["localsubjectaccessreviews"],
                     "verbs": ["create"]}]
+    metrics_rules = [{"apiGroups": ["metrics.k8s.io"], "resources": ["pods", "nodes"], "verbs": READ}]
+    to = "rbac.authorization.k8s.io/aggregate-to-"
     return [
         _role("cluster-admin", [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
                                 {"nonResourceURLs": ["*"], "verbs": ["*"]}]),
-        _role("admin", admin_rules + view_rules),
-        _role("edit", edit_rules + view_rules, labels={"rbac.authorization.k8s.io/aggregate-to-admin": "true"}),
-        _role("view", view_rules, labels={"rbac.authorization.k8s.io/aggregate-to-edit": "true"}),
+        _role("admin", admin_rules + view_rules + metrics_rules, aggregate_from="admin"),
+        _role("edit", edit_rules + view_rules + metrics_rules, labels={f"{to}admin": "true"}, aggregate_from="edit"),
+        _role("view", view_rules + metrics_rules, labels={f"{to}edit": "true"}, aggregate_from="view"),
+        # The building blocks the aggregated roles above collect (upstream's system:aggregate-to-* roles).
+        _role("system:aggregate-to-admin", admin_rules, labels={f"{to}admin": "true"}),
+        _role("system:aggregate-to-edit", edit_rules, labels={f"{to}edit": "true"}),
+        _role("system:aggregate-to-view", view_rules, labels={f"{to}view": "true"}),
+        _role("system:aggregated-metrics-reader", metrics_rules,
+              labels={f"{to}view": "true", f"{to}edit": "true", f"{to}admin": "true"}),
         _role("system:discovery", [{"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz",
                                                         "/livez", "/openapi", "/openapi/*", "/readyz", "/version",
                                                         "/version/"], "verbs": ["get"]}]),
