@@ -189,10 +189,14 @@ class ContainerStarter:
             return None
         from pybernetes.kubelet.images import config as image_config
         namespace = (pod.get("metadata") or {}).get("namespace", "")
-        found, missing = [], []
+        found: list[Obj] = []
+        missing: list[str] = []
         for name in refs:
             secret = await self.setup.objects.secret(namespace, name)
-            (found if secret is not None else missing).append(secret or name)
+            if secret is None:
+                missing.append(name)
+            else:
+                found.append(secret)
         if missing:
             events.event(pod, "Warning", "FailedToRetrieveImagePullSecret",
                          f"Unable to retrieve some image pull secrets ({', '.join(missing)}); attempting to pull the "

@@ -249,7 +249,11 @@ class Shim:
     def _log_file(self, rec: Record) -> LogFile | None:
         if not rec.log_path:
             return None
-        return LogFile(rec.log_path, background=lambda job: self._spawn(asyncio.to_thread(job), "log-compress"))
+        return LogFile(rec.log_path, background=self._in_thread)
+
+    def _in_thread(self, job: Any) -> None:
+        """Slow file work (compressing a rotated log) off the event loop."""
+        self._spawn(asyncio.to_thread(job), "log-compress")
 
     # ------------------------------------------------------------------------------------------ start
     async def start_container(self, cid: str) -> Record:

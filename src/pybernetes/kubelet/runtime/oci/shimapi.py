@@ -332,7 +332,7 @@ async def exec_ws(request: web.Request) -> web.StreamResponse:
     inputs = asyncio.ensure_future(_pump_input(ws, write_fd=proc.input_fd, close_stdin=proc.close_stdin,
                                                resize_fd=lambda: proc.pty_fd))
     try:
-        waiter = asyncio.ensure_future(proc.wait())
+        waiter: asyncio.Future[Any] = asyncio.ensure_future(proc.wait())
         await asyncio.wait([waiter, inputs], return_when=asyncio.FIRST_COMPLETED)
         if not waiter.done():                # the agent went away: the process goes too
             proc.kill()
