@@ -290,7 +290,10 @@ class OCIRuntime:
         return self._sandbox_status(rec)
 
     async def list_pod_sandboxes(self) -> list[SandboxStatus]:
-        return [self._sandbox_status(r) for r in await self._call(self.shim.list(kind=SANDBOX))]
+        """Oldest first: a pod with two sandboxes (a crash between making a new one and removing the old) is
+        adopted with its newest, the one a caller indexing by pod UID keeps."""
+        recs = await self._call(self.shim.list(kind=SANDBOX))
+        return [self._sandbox_status(r) for r in sorted(recs, key=lambda r: int(r.get("created_at") or 0))]
 
     # ------------------------------------------------------------------------------------------ images
     async def pull_image(self, image: str, *, sandbox: PodSandboxConfig, auth: Any = None) -> ImageRef:

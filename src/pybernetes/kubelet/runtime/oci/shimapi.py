@@ -262,8 +262,9 @@ async def exec_sync(request: web.Request) -> web.Response:
         proc.kill()
         status = await proc.wait()
     done, pending = await asyncio.wait(readers.values(), timeout=EXEC_DRAIN)
-    for t in pending:
+    for t in pending:                           # (a background child of the command still holds the pipe)
         t.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)     # readers off their fds before the fds close
     out = {s: (t.result() if t in done and not t.exception() else b"") for s, t in readers.items()}
     proc.close()
     return _json({"exit_code": procs.exit_code(status), "timed_out": timed_out,
