@@ -329,7 +329,7 @@ def parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
 
 
 async def upgrade_proxy(request: web.Request, host: str, port: int, target: str, *,
-                        ssl_context: ssl.SSLContext) -> web.StreamResponse:
+                        ssl_context: ssl.SSLContext | None) -> web.StreamResponse:
     """Forward an upgrade request to the kubelet; on its 101 splice the two connections (upstream
     ``UpgradeAwareHandler``), otherwise relay its answer."""
     try:
@@ -406,6 +406,8 @@ def install(handler: ResourceHandler) -> None:
 
     handler.subresources.update({"log": bind(pod_log), "exec": bind(connect), "attach": bind(connect),
                                  "portforward": bind(connect)})
+    from pybernetes.apiserver import resource_proxy
+    resource_proxy.install(handler)
     if handler.state.extra.get("pki") is not None:
         try:
             kubelet_client_ssl(handler.state)
