@@ -378,7 +378,10 @@ class ProbeManager:
     def event(self, uid: str, type_: str, reason: str, message: str, container: str) -> None:
         pod = self._pods.get(uid)
         if pod is not None and self._event is not None:
-            self._event(pod[0], type_, reason, message, f"spec.containers{{{container}}}")
+            spec = pod[0].get("spec") or {}
+            init = any(c.get("name") == container for c in spec.get("initContainers") or ())
+            self._event(pod[0], type_, reason, message,
+                        f"spec.{'initContainers' if init else 'containers'}{{{container}}}")
 
     async def check(self, uid: str, container: Obj, probe: Obj, container_id: str) -> Outcome:
         pod_ip = self._pods.get(uid, ({}, ""))[1]

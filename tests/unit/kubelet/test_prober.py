@@ -155,6 +155,21 @@ async def test_startup_probe_gates_the_others() -> None:
     await pm.stop()
 
 
+async def test_sidecar_probe_events_name_the_init_container() -> None:
+    clock, runtime = FakeClock(), FakeExec()
+    events: list[str] = []
+    pm = ProbeManager(runtime=runtime, clock=clock, event=lambda p, t, r, m, f: events.append(f))
+    runtime.codes["check"] = 1
+    p = {"metadata": {"uid": "u"}, "spec": {"containers": [{"name": "app"}], "initContainers": [
+        {"name": "proxy", "restartPolicy": "Always", "readinessProbe": {"exec": {"command": ["check"]},
+                                                                       "periodSeconds": 1}}]}}
+    pm.update(p, "", {"proxy": ("c1", 0.0)})
+    clock.advance(1)
+    await settle()
+    assert events and set(events) == {"spec.initContainers{proxy}"}
+    await pm.stop()
+
+
 async def test_startup_failure_kills() -> None:
     clock, runtime = FakeClock(), FakeExec()
     pm = ProbeManager(runtime=runtime, clock=clock)
