@@ -18,11 +18,13 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
 import schemathesis
+import urllib3
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -111,6 +113,8 @@ def problems_with(resp: requests.Response, what: str) -> list[str]:
     head = f"{what} -> {code}"
     if code >= 500:
         return [f"{head}: {resp.text[:600]}"]
+    if (runes := warning_runes(resp)) > WARNING_BUDGET:
+        return [f"{head}: {runes} runes of Warning headers (upstream caps them near {WARNING_BUDGET})"]
     try:
         body = resp.json()
     except ValueError:
@@ -130,6 +134,21 @@ def problems_with(resp: requests.Response, what: str) -> list[str]:
     if not body.get("reason") or not body.get("message") or "Traceback" in body["message"]:
         wrong.append("reason/message")
     return [f"{head}: {', '.join(wrong)}: {resp.text[:400]}"] if wrong else []
+
+
+# Upstream's recorder writes at most 4 Ki runes of warning text, plus the one item (<= 256 runes) that crosses it.
+WARNING_BUDGET = 4 * 1024 + 256
+
+
+def warning_runes(resp: Any) -> int:
+    """Characters of warning text in the response's Warning headers (``299 - "text"``, UTF-8 on the wire), from a
+    ``requests`` response (its raw headers keep repeated fields apart) or a schemathesis one (name -> values)."""
+    if (raw := getattr(resp, "raw", None)) is not None:
+        values = raw.headers.getlist("Warning")
+    else:
+        values = [v for k, vs in resp.headers.items() if k.lower() == "warning" and isinstance(vs, list) for v in vs]
+    texts = (v.encode("latin-1").decode("utf-8", "replace").removeprefix('299 - "').removesuffix('"') for v in values)
+    return sum(len(t.replace('\\"', '"').replace("\\\\", "\\")) for t in texts)
 
 
 def describe(case: Any) -> str:
@@ -256,6 +275,17 @@ def test_problems_with_catches_what_it_should() -> None:
     assert problems_with(resp(400, json.dumps(json.loads(good), indent=1).encode()), "x")
     assert problems_with(resp(400, good.replace(b'"code":400', b'"code":404')), "x")
     assert problems_with(resp(200, b"[]"), "x")
+    created = resp(201, b'{"kind":"ConfigMap"}')
+    created.raw = SimpleNamespace(headers=urllib3.HTTPHeaderDict())
+    for i in range(18):                                     # 18 x 256 runes: over upstream's budget
+        wire = f'299 - "{i:03d}{"é" * 250}\\"x\\""'.encode()    # http.client reads header bytes as latin-1
+        created.raw.headers.add("Warning", wire.decode("latin-1"))
+    assert warning_runes(created) == 18 * 256
+    assert problems_with(created, "x")
+    as_schemathesis = SimpleNamespace(status_code=201, headers={"Warning": created.raw.headers.getlist("Warning")})
+    assert warning_runes(as_schemathesis) == 18 * 256 and problems_with(as_schemathesis, "x")
+    created.raw.headers = urllib3.HTTPHeaderDict({"Warning": '299 - "unknown field \\"a\\""'})
+    assert warning_runes(created) == len('unknown field "a"') and problems_with(created, "x") == []
 
 
 @pytest.fixture(scope="module", autouse=True)
