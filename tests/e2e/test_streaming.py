@@ -69,7 +69,9 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
                  "name": "app", "image": "busybox:latest",
                  "command": ["sh", "-c", "echo attempt $(cat /proc/uptime); exit 3"]}]}},
         ]
-        for p in pods:
+        service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                   "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 80}]}}
+        for p in [*pods, service]:
             srv.kubectl("apply", "-n", NS, "-f", "-", input=json.dumps(p))
         for name in ("nginx", "box"):
             wait_for(lambda name=name: running(n, NS, name), timeout=120, what=f"{name} to run", node=n)
@@ -248,3 +250,17 @@ def test_logs_and_status_reflect_http_traffic(node: Node) -> None:
     assert '"GET / HTTP/1.1" 200' in logs
     st: dict[str, Any] = node.kubectl_json("get", "pod", "nginx", "-n", NS)["status"]
     assert st["phase"] == "Running"
+
+
+def test_pod_and_service_proxy(node: Node) -> None:
+    """``pods/nginx/proxy`` reaches the pod's IP; ``services/web:80/proxy`` a ready endpoint of the Service."""
+    srv = node.server
+    assert "Welcome to nginx!" in srv.kubectl("get", "--raw", f"/api/v1/namespaces/{NS}/pods/nginx/proxy/").stdout
+    assert "Welcome to nginx!" in srv.kubectl("get", "--raw",
+                                              f"/api/v1/namespaces/{NS}/pods/http:nginx:80/proxy/index.html").stdout
+
+    def through_service() -> str:
+        p = srv.kubectl("get", "--raw", f"/api/v1/namespaces/{NS}/services/web:80/proxy/", check=False)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+    assert "Welcome to nginx!" in wait_for(through_service, timeout=60, what="the service's endpoints", node=node)
