@@ -13,8 +13,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from tests.e2e import ocihelpers as h
 from tests.e2e.test_real_node import BRIDGE, NODE, Node, ready, wait_for
 from tests.harness import start_server
 
+from pybernetes.client.rest import ClientConfig
 from pybernetes.testing import images as ti
 
 pytestmark = pytest.mark.e2e
@@ -176,9 +180,60 @@ def test_failing_probes(node: Node) -> None:
     evs = events(node, "sick")
     assert ("Killing", "Container app failed liveness probe, will be restarted") in evs
     assert any(r == "Unhealthy" and m.startswith("Liveness probe failed: Get \"http://") and
-               m.endswith(":8080: connect: connection refused") for r, m in evs), evs
+               m.endswith((":8080: connect: connection refused", "(Client.Timeout exceeded while awaiting headers)"))
+               for r, m in evs), evs
     assert any(r == "Unhealthy" and m.startswith("Readiness probe failed: cat: can't open '/tmp/ready'")
                for r, m in evs), evs
     out = node.server.kubectl("get", "pod", "sick", "-n", NS).stdout.split("\n")[1].split()
     assert out[1] == "0/1"
     node.server.kubectl("delete", "pod", "sick", "-n", NS, "--wait=true", timeout=120)
+
+
+def test_bound_service_account_token(node: Node) -> None:
+    """A projected serviceAccountToken comes from the TokenRequest API, bound to the pod: the API server accepts
+    it as the pod's ServiceAccount, and stops accepting it once the pod is deleted."""
+    apply(node, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt"},
+                 "data": {"ca.crt": "from the test"}})
+    apply(node, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "identity"},
+                 "spec": {**BASE_SPEC, "containers": [{
+                     "name": "app", "image": "busybox:latest", "command": ["sleep", "100000"],
+                     "volumeMounts": [{"name": "token", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                                       "readOnly": True}]}],
+                     "volumes": [{"name": "token", "projected": {"sources": [
+                         {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+                         {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                         {"downwardAPI": {"items": [{"path": "namespace",
+                                                     "fieldRef": {"fieldPath": "metadata.namespace"}}]}}]}}]}})
+
+    def running() -> dict[str, Any]:
+        st = status(node, "identity")
+        assert st.get("phase") == "Running", st
+        return st
+
+    wait_for(running, timeout=120, what="the pod to run", node=node)
+    d = "/var/run/secrets/kubernetes.io/serviceaccount"
+    assert sh(node, "identity", f"cat {d}/namespace {d}/ca.crt") == f"{NS}from the test"
+    token = sh(node, "identity", f"cat {d}/token")
+    assert token.count(".") == 2
+
+    ca_pem = ClientConfig.from_kubeconfig(node.server.kubeconfig).ca_pem
+    assert ca_pem is not None
+    tls = ssl.create_default_context(cadata=ca_pem.decode())       # the server's CA only: no client certificate
+
+    def whoami() -> str:
+        """SelfSubjectReview with only the bearer token (kubectl would prefer the admin's client certificate)."""
+        req = urllib.request.Request(f"{node.server.url}/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                     method="POST", headers={"Authorization": f"Bearer {token}",
+                                                             "Content-Type": "application/json"},
+                                     data=json.dumps({"apiVersion": "authentication.k8s.io/v1",
+                                                      "kind": "SelfSubjectReview"}).encode())
+        try:
+            with urllib.request.urlopen(req, context=tls, timeout=10) as resp:
+                return str(json.load(resp)["status"]["userInfo"]["username"])
+        except urllib.error.HTTPError as e:
+            assert e.code == 401, e
+            return ""
+
+    assert whoami() == f"system:serviceaccount:{NS}:default"
+    node.server.kubectl("delete", "pod", "identity", "-n", NS, "--wait=true", timeout=120)
+    wait_for(lambda: whoami() == "", timeout=90, what="the token to be refused once its pod is gone", node=node)
