@@ -242,9 +242,22 @@ async def test_exec_streams_stdin_and_output(rt: OCIRuntime) -> None:
 async def test_exec_with_a_terminal_resizes(rt: OCIRuntime) -> None:
     _, (cid,) = await run_pod(rt, h.container("app", BUSYBOX, command=("sleep", "1000")))
     s = Streams([], tty=True)
-    code = await rt.exec(cid, ["sh", "-c", "sleep 0.3; tty; stty size"], s, tty=True)
+
+    async def resize_later() -> None:
+        await h.until(lambda: _has(s.stdout, b"/dev/pts/"), what="the first output")
+        s.sizes.put_nowait((132, 50))
+
+    later = asyncio.ensure_future(resize_later())
+    code = await rt.exec(cid, ["sh", "-c", "stty size; tty; sleep 1; stty size"], s, tty=True)
+    await later
     assert code == 0
-    assert b"/dev/pts/" in s.stdout and b"40 100" in s.stdout
+    lines = bytes(s.stdout).split(b"\r\n")
+    assert lines[0] == b"40 100"                               # the client's first size, from the very start
+    assert lines[1].startswith(b"/dev/pts/") and lines[2] == b"50 132"
+
+
+async def _has(buf: bytearray, data: bytes) -> bool:
+    return data in buf
 
 
 async def test_attach_sees_output_and_feeds_stdin(rt: OCIRuntime) -> None:

@@ -52,7 +52,7 @@ from pybernetes.kubelet.runtime.interface import (
 )
 from pybernetes.kubelet.runtime.oci import cgroups, host, logs, netns, rootfs, sandbox, spec, stats
 from pybernetes.kubelet.runtime.oci.shimclient import ShimCallError, ShimClient, ShimUnavailable, ensure_shim
-from pybernetes.kubelet.runtime.oci.streams import run_session, wants_stdin
+from pybernetes.kubelet.runtime.oci.streams import Resizes, run_session, wants_stdin
 from pybernetes.kubelet.runtime.oci.termination import termination_message
 
 log = logging.getLogger(__name__)
@@ -463,9 +463,17 @@ class OCIRuntime:
 
     async def exec(self, container_id: str, cmd: Sequence[str], streams: StreamIO, *, tty: bool) -> int:
         stdin = wants_stdin(streams)
-        ws = await self._call(self.shim.websocket(f"/v1/containers/{container_id}/exec", {
-            "cmd": orjson_list(cmd), "tty": "1" if tty else "0", "stdin": "1" if stdin else "0"}))
-        status = await run_session(ws, streams, stdin=stdin, tty=tty)
+        params = {"cmd": orjson_list(cmd), "tty": "1" if tty else "0", "stdin": "1" if stdin else "0"}
+        resizes = Resizes(streams) if tty else None
+        try:
+            if resizes is not None and (size := await resizes.first()) is not None:
+                params.update(width=str(size[0]), height=str(size[1]))
+            ws = await self._call(self.shim.websocket(f"/v1/containers/{container_id}/exec", params))
+        except BaseException:
+            if resizes is not None:
+                resizes.close()
+            raise
+        status = await run_session(ws, streams, stdin=stdin, tty=tty, resizes=resizes)
         return int(status.get("exit_code") or 0)
 
     async def attach(self, container_id: str, streams: StreamIO, *, tty: bool) -> None:

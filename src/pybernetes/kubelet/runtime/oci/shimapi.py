@@ -9,7 +9,7 @@
     POST   /v1/containers/{id}/kill         {"signal": "SIGKILL"}
     DELETE /v1/containers/{id}[?keep_logs=1]
     POST   /v1/containers/{id}/exec-sync    {"cmd": [...], "timeout": s} → {"exit_code", "stdout", "stderr"} (base64)
-    GET    /v1/containers/{id}/exec?cmd=JSON&tty=0|1&stdin=0|1        WebSocket (``shimio`` framing)
+    GET    /v1/containers/{id}/exec?cmd=JSON&tty=0|1&stdin=0|1[&width=W&height=H]   WebSocket (``shimio``)
     GET    /v1/containers/{id}/attach?stdin=0|1                        WebSocket
     GET    /v1/events                       NDJSON stream of {"type": "exit", "id", "state", "meta"}
     POST   /v1/shutdown                     {"kill_containers": bool}
@@ -150,18 +150,22 @@ def _running(shim: Shim, cid: str) -> Container:
     return c
 
 
-def _process_file(shim: Shim, c: Container, cmd: list[str], *, tty: bool) -> Path:
+def _process_file(shim: Shim, c: Container, cmd: list[str], *, tty: bool, size: tuple[int, int] | None) -> Path:
     base = orjson.loads((c.dir / "config.json").read_bytes()).get("process") or {}
+    proc = spec.exec_process(base, cmd, tty=tty)
+    if tty and size and all(size):
+        proc["consoleSize"] = {"width": size[0], "height": size[1]}
     path = shim.tmp_dir / f"exec-{os.urandom(6).hex()}.json"
-    path.write_bytes(orjson.dumps(spec.exec_process(base, cmd, tty=tty)))
+    path.write_bytes(orjson.dumps(proc))
     return path
 
 
 class ExecProcess:
     """One ``crun exec --detach`` process with pipes (or a terminal) for its stdio."""
 
-    def __init__(self, shim: Shim, c: Container, cmd: list[str], *, tty: bool, stdin: bool) -> None:
-        self.shim, self.c, self.cmd, self.tty, self.want_stdin = shim, c, cmd, tty, stdin
+    def __init__(self, shim: Shim, c: Container, cmd: list[str], *, tty: bool, stdin: bool,
+                 size: tuple[int, int] | None = None) -> None:
+        self.shim, self.c, self.cmd, self.tty, self.want_stdin, self.size = shim, c, cmd, tty, stdin, size
         self.pid = 0
         self.stdin_fd = -1
         self.outputs: dict[str, int] = {}
@@ -170,7 +174,7 @@ class ExecProcess:
     async def start(self) -> None:
         shim, c = self.shim, self.c
         try:
-            process = _process_file(shim, c, self.cmd, tty=self.tty)
+            process = _process_file(shim, c, self.cmd, tty=self.tty, size=self.size)
         except spec.SpecError as e:
             raise ShimError(str(e), status=400) from None
         pid_file = shim.tmp_dir / f"{process.stem}.pid"
@@ -302,10 +306,14 @@ async def exec_ws(request: web.Request) -> web.StreamResponse:
     except orjson.JSONDecodeError:
         raise ShimError("cmd must be a JSON list", status=400) from None
     tty, want_stdin = request.query.get("tty") == "1", request.query.get("stdin") == "1"
+    try:
+        size = (int(request.query["width"]), int(request.query["height"])) if "width" in request.query else None
+    except (KeyError, ValueError):
+        raise ShimError("width and height must be numbers", status=400) from None
     c = _running(shim, request.match_info["id"])
     ws = web.WebSocketResponse(max_msg_size=0)
     await ws.prepare(request)
-    proc = ExecProcess(shim, c, cmd, tty=tty, stdin=want_stdin)
+    proc = ExecProcess(shim, c, cmd, tty=tty, stdin=want_stdin, size=size)
     try:
         await proc.start()
     except ShimError as e:

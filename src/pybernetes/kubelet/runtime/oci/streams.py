@@ -24,19 +24,47 @@ async def _send_stdin(ws: aiohttp.ClientWebSocketResponse, streams: StreamIO) ->
     await ws.send_bytes(bytes([shimio.CLOSE_STDIN]))
 
 
-async def _send_resizes(ws: aiohttp.ClientWebSocketResponse, streams: StreamIO) -> None:
-    async for width, height in streams.resizes():
-        await ws.send_bytes(bytes([shimio.RESIZE]) + orjson.dumps({"width": width, "height": height}))
+class Resizes:
+    """The client's terminal sizes, read ahead into a queue: the first one decides the size a new terminal starts
+    with (else ``stty size`` right at the start sees 0x0 — the client's first resize races the process), the
+    others are forwarded as they come."""
+
+    FIRST_WAIT = 0.25
+
+    def __init__(self, streams: StreamIO) -> None:
+        self.queue: asyncio.Queue[tuple[int, int] | None] = asyncio.Queue()
+        self.task = asyncio.ensure_future(self._read(streams))
+
+    async def _read(self, streams: StreamIO) -> None:
+        try:
+            async for size in streams.resizes():
+                self.queue.put_nowait((int(size[0]), int(size[1])))
+        finally:
+            self.queue.put_nowait(None)
+
+    async def first(self) -> tuple[int, int] | None:
+        try:
+            return await asyncio.wait_for(self.queue.get(), self.FIRST_WAIT)
+        except TimeoutError:
+            return None
+
+    async def send(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while (size := await self.queue.get()) is not None:
+            await ws.send_bytes(bytes([shimio.RESIZE]) + orjson.dumps({"width": size[0], "height": size[1]}))
+
+    def close(self) -> None:
+        self.task.cancel()
 
 
 async def run_session(ws: aiohttp.ClientWebSocketResponse, streams: StreamIO, *, stdin: bool,
-                      tty: bool) -> dict[str, Any]:
+                      tty: bool, resizes: Resizes | None = None) -> dict[str, Any]:
     """Pump one session until the shim sends its final status (returned) or the connection ends."""
     senders: list[asyncio.Future[Any]] = []
     if stdin:
         senders.append(asyncio.ensure_future(_send_stdin(ws, streams)))
     if tty:
-        senders.append(asyncio.ensure_future(_send_resizes(ws, streams)))
+        resizes = resizes or Resizes(streams)
+        senders.append(asyncio.ensure_future(resizes.send(ws)))
     status: dict[str, Any] = {}
     try:
         async for msg in ws:
@@ -51,6 +79,8 @@ async def run_session(ws: aiohttp.ClientWebSocketResponse, streams: StreamIO, *,
                 status = orjson.loads(data)
                 break
     finally:
+        if resizes is not None:
+            resizes.close()
         for t in senders:
             t.cancel()
         await asyncio.gather(*senders, return_exceptions=True)
