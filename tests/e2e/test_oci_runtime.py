@@ -376,3 +376,23 @@ async def test_a_dead_shim_is_restarted_and_adopts_running_containers(rt: OCIRun
 
 async def _more_lines(path: Path, n: int) -> bool:
     return len(h.read(path).splitlines()) >= n
+
+
+async def test_a_terminal_container_logs_and_attaches(rt: OCIRuntime) -> None:
+    c = h.container("app", BUSYBOX, command=("sh", "-c", "tty; while read line; do echo got $line; done"),
+                    spec={"tty": True, "stdin": True})
+    _, (cid,) = await run_pod(rt, c)
+    log = Path(await rt.container_log_path(cid))
+    await h.until(lambda: _contains(log, b"stdout F /dev/pts/0"), what="the terminal's output in the log")
+    s = Streams([b"x\r"], tty=True)
+
+    async def attach() -> None:
+        await rt.attach(cid, s, tty=True)
+
+    task = asyncio.ensure_future(attach())
+    await h.until(lambda: _has(s.stdout, b"got x"), what="the answer through attach")
+    rec = await rt.shim.get(cid)
+    assert rec is not None
+    os.kill(rec["pid"], 9)
+    await asyncio.wait_for(task, 10)                           # the session ends with the container
+    assert b"got x" in h.read(log)
