@@ -133,8 +133,10 @@ def kubectl_cmd(srv: Server, version: str | None, *args: str) -> list[str]:
 
 # ------------------------------------------------------------------ exec
 @pytest.mark.parametrize("version,transport", [("1.27", "spdy/v4.channel.k8s.io"),
+                                               ("1.28", "spdy/v4.channel.k8s.io"),
                                                ("1.29", "spdy/v5.channel.k8s.io"),
                                                ("1.30", "websocket/v5.channel.k8s.io"),
+                                               ("1.31", "websocket/v5.channel.k8s.io"),
                                                ("1.32", "websocket/v5.channel.k8s.io"),
                                                ("1.33", "websocket/v5.channel.k8s.io")])
 def test_exec_output_and_exit_code(cluster: tuple[Server, Node], ns: str, version: str, transport: str) -> None:
@@ -336,8 +338,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("version,transport", [("1.27", "spdy"), ("1.30", "spdy"), ("1.31", "tunnel"),
-                                               ("1.32", "tunnel"), ("1.33", "tunnel")])
+@pytest.mark.parametrize("version,transport", [("1.27", "spdy"), ("1.28", "spdy"), ("1.29", "spdy"),
+                                               ("1.30", "spdy"), ("1.31", "tunnel"), ("1.32", "tunnel"),
+                                               ("1.33", "tunnel")])
 def test_port_forward_with_curl(cluster: tuple[Server, Node], ns: str, web_port: int, version: str,
                                 transport: str) -> None:
     srv, node = cluster

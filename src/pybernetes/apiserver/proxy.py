@@ -305,9 +305,9 @@ def forwarded_head(request: web.Request, host: str, port: int, target: str) -> b
             forwarded = raw_value.decode("latin-1")
             continue
         lines.append(f"{name}: {raw_value.decode('latin-1')}")
-    peer = request.remote or ""
-    if peer:
-        lines.append(f"X-Forwarded-For: {forwarded + ', ' + peer if forwarded else peer}")
+    chain = ", ".join(x for x in (forwarded, request.remote or "") if x)
+    if chain:
+        lines.append(f"X-Forwarded-For: {chain}")
     if request.method == "POST":
         lines.append("Content-Length: 0")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

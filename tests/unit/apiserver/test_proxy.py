@@ -346,3 +346,22 @@ async def test_only_get_and_post_connect(cluster: Cluster) -> None:
     assert (code, body["reason"]) == (405, "MethodNotAllowed")
     code, body = await cluster.req("POST", "/api/v1/namespaces/ns/pods/web/log")
     assert (code, body["reason"]) == (405, "MethodNotAllowed")
+
+
+def test_the_forwarded_head_keeps_the_upgrade_and_drops_credentials() -> None:
+    from aiohttp.test_utils import make_mocked_request
+    from multidict import CIMultiDict
+    headers = CIMultiDict([("Authorization", "Bearer secret"), ("Impersonate-User", "bob"), ("Connection", "Upgrade"),
+                           ("Upgrade", "SPDY/3.1"), ("X-Stream-Protocol-Version", "v4.channel.k8s.io"),
+                           ("X-Stream-Protocol-Version", "v3.channel.k8s.io"), ("Host", "api:6443"),
+                           ("X-Forwarded-For", "10.0.0.9")])
+    req = make_mocked_request("POST", "/api/v1/namespaces/ns/pods/p/exec", headers=headers)
+    head = proxy.forwarded_head(req, "10.0.0.1", 10250, "/exec/ns/p/c?output=1").decode()
+    lines = head.split("\r\n")
+    assert lines[0] == "POST /exec/ns/p/c?output=1 HTTP/1.1" and lines[1] == "Host: 10.0.0.1:10250"
+    assert "Connection: Upgrade" in lines and "Upgrade: SPDY/3.1" in lines
+    assert lines.count("X-Stream-Protocol-Version: v4.channel.k8s.io") == 1
+    assert "X-Stream-Protocol-Version: v3.channel.k8s.io" in lines
+    assert not any(line.lower().startswith(("authorization", "impersonate-")) for line in lines)
+    assert "Content-Length: 0" in lines and head.endswith("\r\n\r\n")
+    assert any(line.startswith("X-Forwarded-For: 10.0.0.9") for line in lines)
