@@ -396,3 +396,18 @@ async def test_a_terminal_container_logs_and_attaches(rt: OCIRuntime) -> None:
     os.kill(rec["pid"], 9)
     await asyncio.wait_for(task, 10)                           # the session ends with the container
     assert b"got x" in h.read(log)
+
+
+async def test_a_missing_working_dir_is_created_and_a_bad_command_fails_to_start(rt: OCIRuntime) -> None:
+    _, (cid,) = await run_pod(rt, h.container("app", BUSYBOX, command=("pwd",), spec={"workingDir": "/made/here"}))
+    st = await h.wait_exit(rt, cid)
+    assert st.exit_code == 0 and b"stdout F /made/here" in h.read(await rt.container_log_path(cid))
+    p = h.pod()
+    sb = await rt.run_pod_sandbox(h.sandbox_config(p))
+    bad = await rt.create_container(sb.id, h.container("bad", BUSYBOX, command=("/no/such/binary",)))
+    with pytest.raises(RuntimeFailure) as err:
+        await rt.start_container(bad)
+    assert err.value.reason == "RunContainerError" and "/no/such/binary" in str(err.value)
+    st = await rt.container_status(bad)
+    assert st is not None and (st.state, st.exit_code, st.reason) == (ContainerState.EXITED, 128, "StartError")
+    assert "/no/such/binary" in st.message
