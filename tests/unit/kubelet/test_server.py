@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from aiohttp import web
 from tests.kubelet_double import HostRuntime, PodTable, running_status
 
 from pybernetes.apiserver.certs import ensure_pki, issue_client
@@ -446,47 +445,7 @@ async def test_port_forward_errors(kubelet: Kubelet) -> None:
     assert await get(kubelet, "/portForward/ns/nope") == (404, "pod does not exist")
 
 
-# ------------------------------------------------------------------ certificates, the client CA, the pod index
-def test_the_serving_certificate_is_kept_and_remade_for_new_names(tmp_path: pathlib.Path) -> None:
-    from cryptography import x509
-    crt, key = ks.ensure_serving_cert(tmp_path, names=["node-a"], ips=["10.0.0.5"])
-    first = crt.read_bytes()
-    assert ks.ensure_serving_cert(tmp_path, names=["node-a"], ips=["10.0.0.5"])[0].read_bytes() == first
-    cert = x509.load_pem_x509_certificate(first)
-    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert "node-a" in san.get_values_for_type(x509.DNSName)
-    assert {str(i) for i in san.get_values_for_type(x509.IPAddress)} >= {"10.0.0.5", "127.0.0.1"}
-    assert key.stat().st_mode & 0o777 == 0o600
-    ks.ensure_serving_cert(tmp_path, names=["node-b"])
-    assert crt.read_bytes() != first
-
-
-async def test_fetch_client_ca(tmp_path: pathlib.Path) -> None:
-    pki = ensure_pki(tmp_path)
-    seen: list[str] = []
-
-    async def handler(request: web.Request) -> web.Response:
-        seen.append(request.headers.get("Authorization", ""))
-        if request.headers.get("Authorization") != "Bearer good":
-            return web.Response(status=403, text="forbidden")
-        return web.Response(body=pki.client_ca.read_bytes())
-
-    app = web.Application()
-    app.router.add_get(ks.CLIENT_CA_PATH, handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    try:
-        assert await ks.fetch_client_ca(url, token="good", server_ca=None) == pki.client_ca.read_bytes()
-        with pytest.raises(RuntimeError, match="403"):
-            await ks.fetch_client_ca(url, token="bad", server_ca=None, attempts=5)
-        assert seen == ["Bearer good", "Bearer bad"]          # a refusal is not retried
-    finally:
-        await runner.cleanup()
-
-
+# ------------------------------------------------------------------ the pod index
 def test_worker_pods_find_pods_and_their_freshest_status() -> None:
     class Rec:
         def __init__(self, uid: str, p: Obj | None, sandbox: str) -> None:
