@@ -1,0 +1,5 @@
+import sys
+
+from pybernetes.proxy.main import main
+
+sys.exit(main())
