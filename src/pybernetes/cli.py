@@ -66,6 +66,8 @@ def parser() -> argparse.ArgumentParser:
                    help="registries.yaml for the local node's image pulls (passed to its agent)")
     s.add_argument("--disable-default-registry-endpoint", action="store_true",
                    help="the local node pulls registries that have mirrors from their mirrors only")
+    s.add_argument("--disable-kube-proxy", action="store_true",
+                   help="the local node runs no Service proxy or NetworkPolicy enforcement")
     _add_logging(s)
 
     c = sub.add_parser("controller-manager", help="run the controllers against an API server")
@@ -106,6 +108,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--oci-runtime", choices=("crun", "runc"), default="crun", help="OCI runtime of a real node")
     a.add_argument("--cluster-dns", default="10.43.0.10", help="the cluster DNS address pods resolve with")
     a.add_argument("--cluster-domain", default="cluster.local")
+    a.add_argument("--disable-kube-proxy", action="store_true",
+                   help="a real node runs no Service proxy or NetworkPolicy enforcement (nftables)")
     _add_logging(a)
 
     sh = sub.add_parser("shim", help="the node's container runtime daemon (the agent starts it)")
@@ -192,6 +196,8 @@ def start_components(args: argparse.Namespace, data_dir: pathlib.Path, url: str,
                 agent += ["--registry-config", str(args.registry_config.resolve())]
             if args.disable_default_registry_endpoint:
                 agent.append("--disable-default-registry-endpoint")
+            if args.disable_kube_proxy:
+                agent.append("--disable-kube-proxy")
         sup.add("agent", agent, logs)
     sup.start()
     return sup

@@ -3,7 +3,8 @@
     pybernetes agent --server URL --token T [--data-dir D] --simulated N [--node-name-prefix P]
                      [--node-capacity cpu=8,memory=32Gi,pods=110] [--node-labels k=v,...]
 
-Without ``--simulated`` the agent runs this machine as a real node (``realnode.py``).
+Without ``--simulated`` the agent runs this machine as a real node (``realnode.py``), with the Service proxy and
+NetworkPolicy enforcement (``pybernetes.proxy``) beside it unless ``--disable-kube-proxy``.
 
 Exit codes: 0 after SIGTERM/SIGINT, 1 when the server cannot be trusted or reached or the host cannot run
 containers, 2 for bad flags.
@@ -51,7 +52,11 @@ async def run_agent(args: argparse.Namespace) -> int:
         return 1
     if not config.simulated:
         from pybernetes.kubelet.realnode import run_real
-        return await run_real(config, ca, args)
+        if getattr(args, "disable_kube_proxy", False):
+            return await run_real(config, ca, args)
+        from pybernetes.proxy.main import run_beside  # Services and NetworkPolicy for this node (issue 5)
+        return await run_beside(run_real(config, ca, args), server=config.server, ca=ca, token=config.token,
+                                node_name=config.node_names[0])
     return await run_simulated(config, ca)
 
 
