@@ -22,6 +22,7 @@ def all_controllers() -> list[type[Controller]]:
     from pybernetes.controllers.persistentvolume import PersistentVolumeController
     from pybernetes.controllers.podgc import PodGCController
     from pybernetes.controllers.replicaset import ReplicaSetController, ReplicationControllerController
+    from pybernetes.controllers.rootcacert import RootCACertPublisher
     from pybernetes.controllers.serviceaccount import ServiceAccountController
     from pybernetes.controllers.statefulset import StatefulSetController
     from pybernetes.controllers.ttlafterfinished import TTLAfterFinishedController
@@ -44,4 +45,5 @@ def all_controllers() -> list[type[Controller]]:
     out += [DaemonSetController]
     out += [PodGCController]
     out += [HorizontalPodAutoscalerController]
+    out += [RootCACertPublisher]
     return out

@@ -17,11 +17,9 @@ TOKEN_VOLUME_PREFIX = "kube-api-access-"
 TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 WARN_ONLY_EXPIRATION = 3607          # upstream serviceaccount.WarnOnlyBoundTokenExpirationSeconds
-AUTOMOUNT = False
-"""Whether pod admission adds the token volume. Off until the root CA publisher (controllers/rootcacert.py) is
-registered: the volume projects the ``kube-root-ca.crt`` ConfigMap, and without it every pod on a real node would
-wait in FailedMount. Turning both on needs the integration tests that list a fresh namespace's ConfigMaps to
-ignore ``kube-root-ca.crt`` (as upstream's tests do)."""
+AUTOMOUNT = True
+"""Whether pod admission adds the token volume (as upstream's ServiceAccount admission). It projects the
+``kube-root-ca.crt`` ConfigMap that the root CA publisher (controllers/rootcacert.py) keeps in every namespace."""
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"   # upstream SimpleNameGenerator's alphabet
 
 
