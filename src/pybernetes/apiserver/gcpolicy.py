@@ -19,9 +19,11 @@ thousands of containers that die within the request, and at 700 each in-flight r
 several times before dying (measured, 16 concurrent Pod creates: collector CPU ~60 → ~35 µs per create, and
 never anything collected), at the price of young pauses of about a millisecond.
 
-This is Instagram's ``gc.freeze`` (made for pre-fork servers) applied continuously. The collector's callbacks run on
-whichever thread triggered a collection (the SQLite writer thread allocates too), so the callback only sets a
-flag and the freezing happens on the event loop.
+This is Instagram's ``gc.freeze`` (made for pre-fork servers) applied continuously. The freeze happens in the
+collector's own "stop" callback, on whichever thread triggered the collection (the SQLite writer thread allocates
+too; it holds the GIL there): a later freeze would leave a window in which the next full collection traverses the
+same survivors again. ``gc.freeze`` only splices the collector's lists, which are consistent once a collection
+has stopped.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-CHECK_INTERVAL = 1.0           # seconds between looks at the flag: a freeze a second after a full collection
+CHECK_INTERVAL = 1.0           # seconds between looks at the clock for a refresh
 REFRESH_INTERVAL = 900.0       # seconds between full collections of the permanent generation
 YOUNG_THRESHOLD = 7000         # net container allocations between young collections (CPython: 700)
 
@@ -62,13 +64,15 @@ class GCPolicy:
         self.check = check
         self.clock = clock
         self.gc = collector
-        self.full_collected = False
+        self.freezes = 0
+        self.refreshing = False
         self.last_refresh = 0.0
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
-        """``gc.callbacks`` hook; any thread. Only notes that a full collection finished."""
-        if phase == "stop" and info.get("generation") == 2:
-            self.full_collected = True
+        """``gc.callbacks`` hook (any thread): freeze the survivors of a full collection that just finished."""
+        if phase == "stop" and info.get("generation") == 2 and not self.refreshing:
+            self.gc.freeze()
+            self.freezes += 1
 
     def start(self) -> None:
         """Collect and freeze what start-up built (registries, schemas, the filled cache), then watch."""
@@ -86,21 +90,20 @@ class GCPolicy:
         self.gc.unfreeze()
 
     def step(self) -> str:
-        """One look: "refresh" (unfreeze, collect, freeze), "freeze" (after a full collection) or ""."""
+        """One look at the clock: "refresh" (unfreeze, collect, freeze) when it is time, else ""."""
         if self.clock() - self.last_refresh >= self.refresh:
             self._refresh()
             return "refresh"
-        if self.full_collected:
-            self.full_collected = False
-            self.gc.freeze()
-            return "freeze"
         return ""
 
     def _refresh(self) -> None:
-        self.gc.unfreeze()
-        self.gc.collect()
-        self.gc.freeze()
-        self.full_collected = False
+        self.refreshing = True
+        try:
+            self.gc.unfreeze()
+            self.gc.collect()
+            self.gc.freeze()
+        finally:
+            self.refreshing = False
         self.last_refresh = self.clock()
 
     async def run(self) -> None:

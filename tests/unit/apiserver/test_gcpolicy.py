@@ -54,9 +54,9 @@ def policy() -> tuple[GCPolicy, FakeGC, Clock]:
 
 def test_start_collects_and_freezes_what_startup_built(policy: tuple[GCPolicy, FakeGC, Clock]) -> None:
     p, fake, _ = policy
-    assert fake.calls == ["unfreeze", "collect", "freeze"]
+    assert fake.calls == ["unfreeze", "collect", "freeze"]    # its own collection does not freeze twice
     assert p.on_gc in fake.callbacks
-    assert p.step() == ""                         # its own collection does not ask for another freeze
+    assert p.step() == "" and p.freezes == 0
 
 
 @pytest.mark.parametrize(("generation", "phase", "freezes"), [
@@ -70,9 +70,9 @@ def test_freeze_follows_only_finished_full_collections(policy: tuple[GCPolicy, F
     p, fake, _ = policy
     fake.calls.clear()
     p.on_gc(phase, {"generation": generation})
-    assert p.step() == ("freeze" if freezes else "")
-    assert fake.calls == (["freeze"] if freezes else [])
-    assert p.step() == ""                         # once per full collection
+    assert fake.calls == (["freeze"] if freezes else [])     # at once, in the callback
+    assert p.freezes == int(freezes)
+    assert p.step() == ""
 
 
 def test_refresh_returns_the_permanent_generation_and_collects_it(policy: tuple[GCPolicy, FakeGC, Clock]) -> None:
@@ -115,3 +115,21 @@ async def test_run_stops_cleanly_when_cancelled() -> None:
 
 def test_the_default_collector_is_the_gc_module() -> None:
     assert GCPolicy().gc is gc
+
+
+def test_with_the_real_collector_full_collections_freeze_their_survivors() -> None:
+    p = GCPolicy(young=700)
+    p.start()
+    try:
+        assert gc.get_freeze_count() > 0
+        keep = []
+        for _ in range(60):                   # enough promotions for CPython to run full collections on its own
+            keep.append([{"a": [i]} for i in range(5000)])
+            if p.freezes:
+                break
+        gc.collect(2)                         # a full collection: its survivors end up frozen as well
+        assert p.freezes >= 1
+        assert gc.get_count()[2] == 0
+    finally:
+        p.stop()
+    assert gc.get_freeze_count() == 0 and p.on_gc not in gc.callbacks
