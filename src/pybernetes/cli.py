@@ -110,12 +110,18 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--cluster-domain", default="cluster.local")
     a.add_argument("--disable-kube-proxy", action="store_true",
                    help="a real node runs no Service proxy or NetworkPolicy enforcement (nftables)")
+    a.add_argument("--pod-log-dir", type=pathlib.Path, default=pathlib.Path("/var/log/pods"),
+                   help="where a real node writes container logs (links go to the containers/ beside it)")
+    a.add_argument("--cgroup-parent", default="/pybernetes",
+                   help="a real node's pods' cgroups go below this (/pybernetes or below; one per agent on a "
+                        "machine shared by several)")
     _add_logging(a)
 
     sh = sub.add_parser("shim", help="the node's container runtime daemon (the agent starts it)")
     sh.add_argument("--root", type=pathlib.Path, required=True, help="state directory (<agent data-dir>/runtime)")
     sh.add_argument("--socket", type=pathlib.Path, required=True, help="unix socket the agent talks to")
     sh.add_argument("--runtime", choices=("crun", "runc"), default="crun", help="OCI runtime binary")
+    sh.add_argument("--stop", action="store_true", help="take the node's pods down and stop the running shim")
     _add_logging(sh)
 
     from pybernetes.kubelet.images.command import configure_parser as configure_images
@@ -253,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     setup_logging(args.log_level)
     if args.command == "shim":              # before uvloop: the shim reaps children with its own SIGCHLD handler
         from pybernetes.kubelet.runtime.oci.shimapi import main as run_shim
-        sys.exit(run_shim(args.root, args.socket, args.runtime))
+        sys.exit(run_shim(args.root, args.socket, args.runtime, stop=args.stop))
     try:
         import uvloop
         uvloop.install()

@@ -112,3 +112,22 @@ def test_the_server_runs_a_real_node(server: Server) -> None:
     out = server.kubectl("exec", "hello", "--", "sh", "-c", "cat /etc/hostname; id -u; ls /proc/1/cmdline").stdout
     assert re.fullmatch(r"hello\n0\n/proc/1/cmdline\n", out), out
     server.kubectl("delete", "pod", "hello", "--wait=true", "--grace-period=1", timeout=120)
+
+
+def test_after_the_server_stops_shim_stop_takes_the_pods_down(server: Server) -> None:
+    """Containers outlive the server (as k3s's do); ``pybernetes shim --stop`` is the node's "killall"."""
+    server.kubectl("run", "stays", "--image=busybox:latest", "--restart=Never", "--overrides",
+                   json.dumps({"spec": {"automountServiceAccountToken": False}}), "--", "sleep", "1000")
+    wait_for(server, "the pod to run", lambda: json.loads(server.kubectl("get", "pod", "stays", "-o", "json").stdout)
+             ["status"].get("phase") == "Running")
+    root = server.data_dir / "data" / "agent" / "runtime"
+    recs = [r for r in h.records.load_all(root / "containers") if r.meta.get("kind") == "sandbox"]
+    assert len(recs) == 1
+    netns, pid = recs[0].meta["netns"], recs[0].pid
+    server.proc.send_signal(signal.SIGTERM)
+    server.proc.wait(30)
+    assert h.exists(netns) and os.path.exists(f"/proc/{pid}")        # still running without the server
+    out = subprocess.run([sys.executable, "-m", "pybernetes", "shim", "--root", str(root), "--socket",
+                          str(root / "shim.sock"), "--stop"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "stopped 1 pod sandbox(es)" in out.stdout, out.stderr
+    assert not h.exists(netns) and not os.path.exists(f"/proc/{pid}") and h.shim_pid(root) is None

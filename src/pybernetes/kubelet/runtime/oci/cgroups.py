@@ -81,9 +81,10 @@ def host_layout(mountinfo: str = "/proc/self/mountinfo") -> Layout:
         return parse_mountinfo(f.read())
 
 
-def pod_cgroup(uid: str, qos: str) -> str:
+def pod_cgroup(uid: str, qos: str, *, parent: str = PARENT) -> str:
+    """``parent`` is :data:`PARENT` or a cgroup below it (one per agent when several share a machine)."""
     sub = QOS_DIRS.get(qos, "burstable")
-    return f"{PARENT}/{sub}/pod{uid}" if sub else f"{PARENT}/pod{uid}"
+    return f"{parent}/{sub}/pod{uid}" if sub else f"{parent}/pod{uid}"
 
 
 def container_cgroup(pod_parent: str, container_id: str) -> str:

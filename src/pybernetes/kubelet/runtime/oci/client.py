@@ -71,6 +71,7 @@ class OCIConfig:
     cluster_domain: str = CLUSTER_DOMAIN
     node_hostname: str = ""
     memory_capacity: int = 0                         # bytes, for Burstable oom_score_adj
+    cgroup_parent: str = cgroups.PARENT              # pods' cgroups go below (per agent: /pybernetes/<node>)
     shim_command: tuple[str, ...] = ()               # how to start the shim (default: this Python, -m pybernetes)
 
 
@@ -183,7 +184,7 @@ class OCIRuntime:
         host_net, host_ipc = bool(pspec.get("hostNetwork")), bool(pspec.get("hostIPC"))
         sid = _id()
         qos = (pod.get("status") or {}).get("qosClass") or pod_qos_class(pspec)
-        parent = cgroups.pod_cgroup(config.uid, qos)
+        parent = cgroups.pod_cgroup(config.uid, qos, parent=self.config.cgroup_parent)
         d = sandbox.SandboxDir(self.config.root / "sandboxes" / sid)
         ns_name = sandbox.netns_name(sid)
         ns_path = ""
@@ -493,6 +494,28 @@ class OCIRuntime:
         except (OSError, TimeoutError) as e:
             raise RuntimeFailure(f"failed to connect to localhost:{port} inside namespace "
                                  f"\"{sandbox_id}\": {e}") from None
+
+
+async def stop_node(root: Path, *, runtime: str = "crun", network: sandbox.PodNetwork | None = None) -> int | None:
+    """Take a node's containers down for good (``pybernetes shim --stop``, ``make down``): every sandbox torn
+    down through the runtime (pod network, netns, mounts, cgroups), then the shim stopped with whatever is left.
+    Returns how many sandboxes there were, None when no shim answers."""
+    from pybernetes.kubelet.images.store import ImageStore
+    rt = OCIRuntime(OCIConfig(root=root, runtime=runtime), images=ImagePuller(ImageStore(root / "images-unused")),
+                    network=network)
+    try:
+        try:
+            sandboxes = await rt.list_pod_sandboxes()
+        except RuntimeFailure:
+            return None
+        for sb in sandboxes:
+            await rt.stop_pod_sandbox(sb.id)
+            await rt.remove_pod_sandbox(sb.id)
+        await rt.shutdown_shim(kill_containers=True)
+        return len(sandboxes)
+    finally:
+        await rt.close()
+        await rt.images.close()
 
 
 def orjson_list(items: Sequence[str]) -> str:

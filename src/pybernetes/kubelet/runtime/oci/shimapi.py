@@ -458,6 +458,13 @@ async def serve(root: Path, socket_path: Path, runtime: str) -> int:
     return 0
 
 
-def main(root: Path, socket_path: Path, runtime: str) -> int:
-    """``pybernetes shim``: the plain asyncio loop (uvloop would want SIGCHLD for itself)."""
+def main(root: Path, socket_path: Path, runtime: str, *, stop: bool = False) -> int:
+    """``pybernetes shim``: the plain asyncio loop (uvloop would want SIGCHLD for itself). With ``stop``, take
+    the node's pods down instead (sandboxes, pod network, containers) and stop the running shim."""
+    if stop:
+        from pybernetes.kubelet.network.cni import CNINetwork
+        from pybernetes.kubelet.runtime.oci.client import stop_node
+        n = asyncio.run(stop_node(root.resolve(), runtime=runtime, network=CNINetwork(data_dir=root.resolve().parent)))
+        print("no runtime shim was running" if n is None else f"stopped {n} pod sandbox(es) and the runtime shim")
+        return 0
     return asyncio.run(serve(root.resolve(), socket_path.resolve(), runtime))
