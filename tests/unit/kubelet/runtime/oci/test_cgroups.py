@@ -45,6 +45,7 @@ def test_combined_and_v2_layouts() -> None:
 def test_pod_cgroup(qos: str, path: str) -> None:
     assert cgroups.pod_cgroup("U", qos) == path
     assert cgroups.container_cgroup(path, "cid") == path + "/cid"
+    assert cgroups.pod_cgroup("U", qos, parent="/pybernetes/n2") == path.replace("/pybernetes", "/pybernetes/n2")
 
 
 def test_controllers_to_move() -> None:
