@@ -96,9 +96,15 @@ def test_stop_unhooks_and_unfreezes(policy: tuple[GCPolicy, FakeGC, Clock]) -> N
     assert fake.threshold == (700, 10, 10)
 
 
-def test_young_collections_are_made_rarer_while_running(policy: tuple[GCPolicy, FakeGC, Clock]) -> None:
-    p, fake, _ = policy
-    assert fake.threshold == (p.young, 10, 10) and p.young > 700
+def test_young_threshold_is_cpythons_unless_set() -> None:
+    fake = FakeGC()
+    GCPolicy(collector=fake).start()
+    assert fake.threshold == (700, 10, 10)
+    tuned = GCPolicy(collector=fake, young=5000)
+    tuned.start()
+    assert fake.threshold == (5000, 10, 10)
+    tuned.stop()
+    assert fake.threshold == (700, 10, 10)
 
 
 async def test_run_stops_cleanly_when_cancelled() -> None:
