@@ -273,6 +273,7 @@ class _Paced(_Runner):
         self.current: dict[str, dict[str, Any]] = {}
         self.busy: set[str] = set()
         self.next_name = 0
+        self.acks: dict[float, float] = {}          # send stamp → when the write was acknowledged
         if j.op == "update":
             for name in j.names:
                 data = await self.call(self.idle[0], "GET", objects.path(j.kind, j.namespace, name), b"", (200,))
@@ -299,6 +300,7 @@ class _Paced(_Runner):
         await asyncio.gather(*tasks)
         self.result.finished = time.monotonic()
         self.result.extra["extra_connections"] = self.extra_conns
+        self.result.extra["acks"] = self.acks
         return self.result
 
     async def _one(self, k: int, due: float) -> None:
@@ -321,7 +323,9 @@ class _Paced(_Runner):
                     self.current[name] = orjson.loads(data)
                 self.busy.discard(name)
             if data is not None:
-                self.result.latencies.append(time.monotonic() - due)
+                acked = time.monotonic()
+                self.result.latencies.append(acked - due)
+                self.acks[stamp] = acked
         finally:
             self.idle.append(conn)
 
@@ -371,6 +375,7 @@ class _Watchers(_Runner):
 
     async def _watch(self, stream: LineStream, deadline: float) -> int:
         lat, clock, expect = self.result.latencies, time.monotonic, self.job.expect
+        stamps = self.result.extra.setdefault("stamps", [])   # parallel to latencies
         seen = 0
         while seen < expect:
             left = deadline - clock()
@@ -389,6 +394,7 @@ class _Watchers(_Runner):
             stamp = stamp_in_line(line)
             if stamp is not None:
                 lat.append(clock() - stamp)
+                stamps.append(stamp)
                 seen += 1
         return seen
 

@@ -39,3 +39,23 @@ def test_write_credentials_from_a_kubeconfig(tmp_path: pathlib.Path) -> None:
     ca, cert, key = write_credentials(kc, tmp_path)
     assert [pathlib.Path(p).read_bytes() for p in (ca, cert, key)] == [b"CA", b"CERT", b"KEY"]
     assert pathlib.Path(key).stat().st_mode & 0o077 == 0
+
+
+def test_after_ack_counts_from_each_writes_acknowledgement() -> None:
+    from bench.api import after_ack
+    writer = Result(extra={"acks": {1.0: 1.010, 2.0: 2.050}})
+    w1 = Result(latencies=[0.015, 0.060], extra={"stamps": [1.0, 2.0]})
+    w2 = Result(latencies=[0.005, 0.070, 0.3], extra={"stamps": [1.0, 2.0, 9.0]})   # 9.0: write never acked
+    s = after_ack([w1, w2], writer, seconds=1.0)
+    assert s is not None and s.count == 4
+    assert [round(x, 3) for x in (s.p50, s.max)] == [0.005, 0.02]                   # 1.005 beat its ack: 0
+    assert after_ack([Result()], Result(), seconds=1.0) is None
+
+
+def test_median_of_runs_keeps_the_median_runs_cpu_and_note() -> None:
+    from bench.api import Measured, _median
+    from bench.stats import Summary
+    runs = [Measured(Summary(1, 1.0, 0.1, p99, p99), cpu, note=note)
+            for p99, cpu, note in ((0.3, 30.0, "slow"), (0.1, 10.0, "fast"), (0.2, 20.0, "mid"))]
+    m = _median(runs)
+    assert (m.summary.p99, m.server_cpu_us, m.note, m.after_ack) == (0.2, 20.0, "mid", None)
