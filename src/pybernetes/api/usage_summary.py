@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from pybernetes.api.gotime import go_duration
 from pybernetes.api.meta import format_rfc3339
-from pybernetes.api.protobuf import go_duration
 
 API_VERSION = "pybernetes.io/v1"
 KIND = "UsageSummary"

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pybernetes.api.gotime import parse_go_duration
 from pybernetes.api.meta import parse_time
-from pybernetes.api.protobuf import parse_go_duration
 from pybernetes.api.quantity import parse_quantity_json
 
 Obj = dict[str, Any]
