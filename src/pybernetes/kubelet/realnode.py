@@ -159,10 +159,16 @@ async def run_real(config: AgentConfig, ca: bytes | None, args: argparse.Namespa
     from pybernetes.kubelet.runtime.oci.client import OCIConfig, OCIRuntime
 
     runtime_name = getattr(args, "oci_runtime", "crun") or "crun"
+    try:
+        log_root, cgroup_parent = node_paths(args)
+    except ConfigError as e:
+        print(f"pybernetes agent: {e}", file=sys.stderr)
+        return 2
     checks = await asyncio.to_thread(host.check_host, runtime=runtime_name)
     try:
         host.require(checks)
-        smoke = await asyncio.to_thread(_smoke_test, config.data_dir / "runtime", runtime_name)
+        smoke = await asyncio.to_thread(_smoke_test, config.data_dir / "runtime", runtime_name,
+                                        cgroup=f"{cgroup_parent}/hostcheck")
         host.require([smoke])
     except host.HostError as e:
         print(f"pybernetes agent: {e}", file=sys.stderr)
@@ -179,7 +185,8 @@ async def run_real(config: AgentConfig, ca: bytes | None, args: argparse.Namespa
     runtime = OCIRuntime(OCIConfig(root=config.data_dir / "runtime", runtime=runtime_name,
                                    cluster_dns=cluster_dns,
                                    cluster_domain=getattr(args, "cluster_domain", "") or "cluster.local",
-                                   node_hostname=socket.gethostname(), memory_capacity=mem),
+                                   node_hostname=socket.gethostname(), memory_capacity=mem, log_root=log_root,
+                                   cgroup_parent=cgroup_parent),
                          images=puller, network=CNINetwork(data_dir=config.data_dir))
     try:
         await runtime.start()
@@ -200,8 +207,12 @@ async def run_real(config: AgentConfig, ca: bytes | None, args: argparse.Namespa
                                allocatable=ns.resources(config.capacity)[1])
     agent = Agent(config=config, client=client, heartbeat_client=hb, events_client=ev, runtime=runtime,
                   setup=setup)
-    extras: list[Any] = [setup]
+    from pybernetes.kubelet.clusternet import ClusterNetwork  # host-gw routes and cluster DNS (issue 5)
+    net = ClusterNetwork.for_agent(agent, config=config, ca=ca, cluster_dns=cluster_dns,
+                                   cluster_domain=getattr(args, "cluster_domain", "") or "cluster.local")
+    extras: list[Any] = [setup, net]
     refresh = asyncio.get_running_loop().create_task(setup.run(), name="pod-volume-refresh")
+    net.start()
     log.info("starting agent", extra={"server": config.server, "node": config.node_names[0],
                                       "runtime": f"{runtime.runtime_name}://{runtime.runtime_version}"})
     try:
@@ -216,13 +227,27 @@ async def run_real(config: AgentConfig, ca: bytes | None, args: argparse.Namespa
         await asyncio.shield(_close(agent, runtime, puller, extras, client, hb, ev))
 
 
-def _smoke_test(root: Path, runtime: str) -> Any:
+def node_paths(args: argparse.Namespace) -> tuple[Path, str]:
+    """(the log root holding ``pods/`` and ``containers/``, the pods' cgroup parent) from ``--pod-log-dir`` and
+    ``--cgroup-parent``: each agent sharing a machine with others gets its own (the test hosts of issue 5)."""
+    from pybernetes.kubelet.runtime.oci.cgroups import PARENT
+    pod_logs = Path(str(getattr(args, "pod_log_dir", "") or "/var/log/pods"))
+    if not pod_logs.is_absolute() or pod_logs.name != "pods":
+        raise ConfigError(f"--pod-log-dir {str(pod_logs)!r}: must be an absolute path ending in /pods "
+                          "(container log links go to the containers/ beside it)")
+    parent = "/" + str(getattr(args, "cgroup_parent", "") or PARENT).strip("/")
+    if parent != PARENT and not parent.startswith(PARENT + "/"):
+        raise ConfigError(f"--cgroup-parent {parent!r}: must be {PARENT} or below it")
+    return pod_logs.parent, parent
+
+
+def _smoke_test(root: Path, runtime: str, *, cgroup: str = "/pybernetes/hostcheck") -> Any:
     """Run one throw-away container: the runtime, cgroups and namespaces work together on this host."""
     from pybernetes.kubelet.runtime.oci import host, rootfs
     binary = host.Host().which(runtime) or runtime
     pause = rootfs.make_pause_rootfs(root / "pause")
     return host.smoke_test(runtime=runtime, binary=binary, work=root / "hostcheck", pause_rootfs=pause,
-                           cgroup="/pybernetes/hostcheck")
+                           cgroup=cgroup)
 
 
 async def _kubelet_server(config: AgentConfig, ca: bytes | None, args: argparse.Namespace, agent: Any,
