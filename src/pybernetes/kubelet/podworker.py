@@ -10,8 +10,10 @@ costs one sync. ``sync`` compares the spec with what the runtime reports and act
 - *terminating* (``deletionTimestamp`` set, or a terminal phase): stop the containers within the grace period
   (``Killing`` events), tear the sandbox down (its IP is released), freeze the final status and tell the status
   manager the pod is terminated, which then deletes it from the API with ``gracePeriodSeconds=0`` and a UID
-  precondition (as upstream's status manager does);
-- *gone* from the API (force-deleted): kill everything and forget the pod.
+  precondition (as upstream's status manager does). A real node only *stops* the sandbox of a pod that finished
+  without being deleted (a completed Job's pod): its containers and logs stay, so ``kubectl logs`` still works,
+  until the pod is deleted — upstream removes them then (or by container GC), not when the pod finishes;
+- *gone* from the API (deleted or force-deleted): kill everything, remove the sandbox and forget the pod.
 
 A worker holds no goroutine-like task while idle, so 10,000 pods cost only their records.
 """
@@ -120,13 +122,17 @@ def _significant(old: Obj, new: Obj) -> bool:
 
 class PodWorkers:
     def __init__(self, *, runtime: Runtime, status: StatusManager, nodes: Mapping[str, NodeView],
-                 clock: Clock = REAL, backoff: Backoff | None = None, setup: PodSetup | None = None) -> None:
+                 clock: Clock = REAL, backoff: Backoff | None = None, setup: PodSetup | None = None,
+                 keep_finished: bool | None = None) -> None:
         self.runtime = runtime
         self.status = status
         self.nodes = nodes
         self.clock = clock
         self.backoff = backoff or Backoff(clock=clock)
         self.setup = setup          # real nodes: volumes, env, probes, hooks (podsetup.py); None when simulated
+        # Keep a finished pod's stopped sandbox (containers, logs) until the pod is deleted: real nodes do, as
+        # upstream; the simulated runtime has no logs to keep and frees its records at once (5,000 nodes' worth).
+        self.keep_finished = setup is not None if keep_finished is None else keep_finished
         self.starter = ContainerStarter(runtime, backoff=self.backoff, clock=clock, setup=setup)
         if setup is not None:
             setup.subscribe(self.poke)
@@ -177,10 +183,13 @@ class PodWorkers:
             self._orphans[sb.pod_uid] = sb
 
     async def remove_orphans(self) -> None:
-        """After the informer synced: sandboxes whose pods no longer exist are torn down."""
+        """After the informer synced: sandboxes whose pods no longer exist are torn down, then the volume
+        directories and mounts of pods deleted while no agent ran (every pod bound here has a record by now)."""
         orphans, self._orphans = self._orphans, {}
         for sb in orphans.values():
             await self._remove_sandbox(sb.id)
+        if self.setup is not None:
+            await self.setup.remove_orphans(set(self.records))
 
     # ------------------------------------------------------------------ scheduling
     def _kick(self, rec: PodRecord) -> None:
@@ -227,10 +236,20 @@ class PodWorkers:
             del self.records[rec.uid]
 
     async def stop(self) -> None:
+        """Stop syncing (the agent is shutting down; running pods keep running for the next agent). Pods already
+        gone from the API whose teardown this interrupts still get their volumes unmounted and removed: their
+        sandboxes are the next agent's orphans (or ``pybernetes shim --stop``'s), but nothing else would ever
+        unmount their tmpfs volumes if no agent comes back."""
         tasks = [t for r in self.records.values() for t in (r.task, r.timer) if t is not None]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.setup is not None:
+            for rec in [r for r in self.records.values() if r.gone]:
+                try:
+                    await self.setup.pod_gone(rec.uid)
+                except Exception:
+                    log.exception("volume teardown failed", extra={"pod_uid": rec.uid})
 
     async def idle(self) -> None:
         """Wait until no sync is running (tests)."""
@@ -365,8 +384,11 @@ class PodWorkers:
                 history = await self._history(rec)
                 rec.sandbox_ready = False
                 rec.final = self._status(rec, pod, node, history, terminal=True)
-                await self._remove_sandbox(rec.sandbox_id)
-                rec.sandbox_id = ""
+                if self.keep_finished and not deleting and rec.sandbox_id:
+                    await self.runtime.stop_pod_sandbox(rec.sandbox_id)   # removed once the pod is gone
+                else:
+                    await self._remove_sandbox(rec.sandbox_id)
+                    rec.sandbox_id = ""
                 if self.setup is not None:
                     await self.setup.pod_gone(rec.uid)
             rec.terminal = True

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
+import pathlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,9 +16,12 @@ from tests.unit.kubelet.fakes import Events, FakeAPI
 
 from pybernetes.client.clock import FakeClock
 from pybernetes.client.resources import PODS
+from pybernetes.kubelet.podsetup import PodSetup
 from pybernetes.kubelet.podworker import PodWorkers, _significant, carried_statuses
 from pybernetes.kubelet.runtime.simulated import SimulatedRuntime
 from pybernetes.kubelet.status import StatusManager
+from pybernetes.kubelet.volumes.manager import VolumeManager
+from pybernetes.kubelet.volumes.tokens import TokenManager
 
 Obj = dict[str, Any]
 
@@ -292,3 +297,130 @@ async def test_host_network_pod_reports_the_node_ip(rig: Rig) -> None:
     st = rig.pod()["status"]
     assert st["phase"] == "Running" and st["podIP"] == st["hostIP"] == "198.18.0.1"
     assert rig.runtime.counts()["ips"] == 0
+
+
+# ---------------------------------------------------------------------------------------------- as a real node runs
+@pytest.fixture
+async def keeping(rig: Rig) -> AsyncIterator[Rig]:
+    """The rig's runtime and API with pod workers that keep a finished pod's stopped sandbox, as a real node's."""
+    workers = PodWorkers(runtime=rig.runtime, status=rig.status, nodes={"node-a": rig.node}, clock=rig.clock,
+                         keep_finished=True)
+    yield dataclasses.replace(rig, workers=workers)
+    await workers.stop()
+
+
+async def test_a_finished_pod_keeps_its_stopped_sandbox_until_deleted(keeping: Rig) -> None:
+    rig = keeping
+    rig.add(make_pod(command=["sleep", "1"], restart="Never"))
+    await rig.settle()
+    await rig.advance(1.2)
+    st = rig.pod()["status"]
+    assert st["phase"] == "Succeeded" and st["podIP"] == "10.42.0.2"
+    # stopped, its IP released; the exited container (and so its log) is still there for `kubectl logs`
+    assert rig.runtime.counts() == {"sandboxes": 1, "containers": 1, "ips": 0}
+    assert [sb.ready for sb in await rig.runtime.list_pod_sandboxes()] == [False]
+    cid = st["containerStatuses"][0]["containerID"].removeprefix("sim://")
+    kept = await rig.runtime.container_status(cid)
+    assert kept is not None and kept.exit_code == 0
+    await rig.advance(30)
+    assert rig.runtime.counts()["containers"] == 1 and rig.pod()["status"]["phase"] == "Succeeded"
+
+    deleting = copy.deepcopy(rig.pod())
+    deleting["metadata"].update(deletionTimestamp="2026-01-01T00:00:30Z", deletionGracePeriodSeconds=30)
+    rig.workers.update(deleting)
+    await rig.settle()
+    assert rig.api.stored(PODS, "p", "ns") is None          # already terminated: deleted without waiting
+    rig.workers.remove(deleting)
+    await rig.settle()
+    assert rig.workers.records == {}
+    assert rig.runtime.counts() == {"sandboxes": 0, "containers": 0, "ips": 0}
+
+
+async def test_a_deleted_running_pod_is_removed_at_once(keeping: Rig) -> None:
+    rig = keeping
+    rig.add(make_pod())
+    await rig.settle()
+    deleting = copy.deepcopy(rig.pod())
+    deleting["metadata"].update(deletionTimestamp="2026-01-01T00:00:30Z", deletionGracePeriodSeconds=30)
+    rig.workers.update(deleting)
+    await rig.advance(0.3)
+    assert rig.api.stored(PODS, "p", "ns") is None
+    assert rig.runtime.counts() == {"sandboxes": 0, "containers": 0, "ips": 0}
+
+
+async def test_a_restarted_agent_adopts_a_finished_pods_stopped_sandbox(keeping: Rig) -> None:
+    rig = keeping
+    rig.add(make_pod(command=["sh", "-c", "sleep 1; exit 3"], restart="Never"))
+    await rig.settle()
+    await rig.advance(1.2)
+    before = rig.pod()["status"]
+    assert before["phase"] == "Failed"
+    await rig.workers.stop()
+    again = PodWorkers(runtime=rig.runtime, status=rig.status, nodes={"node-a": rig.node}, clock=rig.clock,
+                       keep_finished=True)
+    try:
+        await again.adopt()
+        again.update(copy.deepcopy(rig.pod()))
+        await rig.settle()
+        await again.remove_orphans()
+        after = rig.pod()["status"]
+        assert after["phase"] == "Failed"
+        assert after["containerStatuses"][0]["containerID"] == before["containerStatuses"][0]["containerID"]
+        assert after["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3
+        assert rig.runtime.counts() == {"sandboxes": 1, "containers": 1, "ips": 0}
+        assert rig.node.reasons().count("Started") == 1
+    finally:
+        await again.stop()
+
+
+@pytest.fixture
+async def with_setup(rig: Rig, tmp_path: pathlib.Path) -> AsyncIterator[Rig]:
+    """Pod workers with a real node's PodSetup (volumes under ``tmp_path/pods``, not tmpfs)."""
+    from tests.unit.kubelet.test_podsetup import Objects
+    objects = Objects(rig.clock)
+    volumes = VolumeManager(root=tmp_path / "pods", api=objects,  # type: ignore[arg-type]
+                            tokens=TokenManager(objects.request_token, clock=rig.clock), tmpfs=False)
+    setup = PodSetup(runtime=rig.runtime, objects=objects, volumes=volumes, clock=rig.clock,  # type: ignore[arg-type]
+                     event=lambda pod, t, r, m, f: rig.node.event(pod, t, r, m, field_path=f))
+    workers = PodWorkers(runtime=rig.runtime, status=rig.status, nodes={"node-a": rig.node}, clock=rig.clock,
+                         setup=setup)
+    yield dataclasses.replace(rig, workers=workers)
+    await workers.stop()
+    await setup.stop()
+
+
+async def running_pods(rig: Rig, *names: str) -> None:
+    """Wait (bounded) until the pods run: volume set-up happens in threads, so plain yielding is not enough."""
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        pods = [rig.api.stored(PODS, n, "ns") for n in names]
+        if all(p is not None and (p.get("status") or {}).get("phase") == "Running" for p in pods):
+            return
+    raise AssertionError(f"pods {names} did not start")
+
+
+SCRATCH = [{"name": "scratch", "emptyDir": {}}]
+
+
+async def test_orphan_removal_includes_volumes_of_pods_deleted_while_no_agent_ran(with_setup: Rig,
+                                                                                   tmp_path: pathlib.Path) -> None:
+    rig = with_setup
+    (tmp_path / "pods" / "deleted-meanwhile" / "volumes").mkdir(parents=True)
+    rig.add(make_pod(volumes=SCRATCH))
+    await running_pods(rig, "p")
+    await rig.workers.remove_orphans()
+    assert sorted(p.name for p in (tmp_path / "pods").iterdir()) == ["uid-p"]
+
+
+async def test_a_stopped_agent_still_removes_volumes_of_gone_pods(with_setup: Rig, tmp_path: pathlib.Path) -> None:
+    rig = with_setup
+    rig.runtime.stop_delay = 5.0
+    rig.add(make_pod("p", volumes=SCRATCH))
+    rig.add(make_pod("q", volumes=SCRATCH))
+    await running_pods(rig, "p", "q")
+    rig.workers.remove(rig.pod("p"))              # force-deleted: the teardown waits for the container to stop
+    await rig.settle()
+    assert (tmp_path / "pods" / "uid-p").is_dir() and rig.workers.records["uid-p"].task is not None
+    await rig.workers.stop()                      # SIGTERM in the middle of it
+    assert not (tmp_path / "pods" / "uid-p").exists()
+    assert (tmp_path / "pods" / "uid-q").is_dir()  # a running pod's volumes stay for the next agent
