@@ -14,7 +14,9 @@ no Service owns cannot leak out.
 
 Processes run in a host through :meth:`TestHost.command`: ``nsenter --net`` into its namespace plus a private
 mount namespace where the host's own ``resolv.conf`` (``nameserver 127.0.0.1``: nothing answers there, so
-forwarded lookups fail at once instead of leaving the machine) is bind-mounted over ``/etc/resolv.conf``.
+forwarded lookups fail at once instead of leaving the machine) is bind-mounted over ``/etc/resolv.conf`` and a
+tmpfs over ``/run/netns`` holds the pods' namespaces (everything the agent mounts — netns files, overlays, volumes
+— lives and dies with that mount namespace).
 Not ``ip netns exec``: it remounts ``/sys`` for the namespace, and the cgroup hierarchies under
 ``/sys/fs/cgroup`` vanish with the old mount, so no container could start.
 
@@ -47,6 +49,10 @@ SUBNET = ipaddress.ip_network("10.99.0.0/24")
 GATEWAY = "10.99.0.1"
 GUARD_TABLE = "pybt"
 CGROUP_ROOT = "/pybernetes"
+# inside a host's private mount namespace: its resolv.conf, and a /run/netns of its own, so the pods' network
+# namespaces (``ip netns add`` names them there) vanish with the host's processes instead of leaving files behind
+PRIVATE_MOUNTS = ('mount --bind "$0" /etc/resolv.conf && mkdir -p /run/netns && '
+                  'mount -t tmpfs -o mode=0755,size=1m pybt-netns /run/netns && exec "$@"')
 HOST_RESOLV_CONF = "# a test host: no resolver (lookups that leave the cluster fail at once)\nnameserver 127.0.0.1\n"
 
 
@@ -148,6 +154,7 @@ def kill_cgroup_tree(cgroup: str, *, attempts: int = 50) -> list[str]:
 
 @dataclass(frozen=True)
 class TestHost:
+    __test__ = False                    # not a pytest test class
     index: int
     workdir: Path
 
@@ -174,7 +181,7 @@ class TestHost:
     def command(self, argv: Sequence[str]) -> list[str]:
         """``argv`` run inside this host (its network namespace, its resolv.conf)."""
         return ["nsenter", f"--net={self.netns_path}", "--", "unshare", "--mount", "--propagation", "slave", "--",
-                "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(self.resolv_conf), *argv]
+                "sh", "-c", PRIVATE_MOUNTS, str(self.resolv_conf), *argv]
 
     def run(self, *argv: str, timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess[str]:
         """A short command in this host's network namespace."""
@@ -264,6 +271,8 @@ class TCPRelay:
 @dataclass
 class TestHosts:
     """``count`` test hosts; a context manager that removes everything it made (also after a failed create)."""
+
+    __test__ = False
 
     count: int
     workdir: Path
