@@ -44,30 +44,32 @@ from pybernetes.api.fieldset import (
     union,
 )
 from pybernetes.api.managedfields import (
-    DEDUCED,
     LAST_APPLIED,
-    LIST,
-    MAP,
-    SCALAR,
     STRIP,
-    STRUCT,
-    UNTYPED,
     Ident,
     Managed,
     ManagerEntry,
-    PathElementError,
-    TypeNode,
     compare_trees,
     decode_managed_fields,
     encode_managed_fields,
     ident_json,
-    item_pe,
     print_manager,
     record_update,
     remove_changed,
-    root_node,
 )
 from pybernetes.api.schema import schema
+from pybernetes.api.ssatypes import (
+    DEDUCED,
+    LIST,
+    MAP,
+    SCALAR,
+    STRUCT,
+    UNTYPED,
+    PathElementError,
+    TypeNode,
+    item_pe,
+    root_node,
+)
 from pybernetes.api.typeinfo import TypeInfo
 
 ANNOTATIONS_SIZE_LIMIT = 256 * 1024         # TotalAnnotationSizeLimitB

@@ -17,7 +17,7 @@ canonical once is remembered by identity (objects stored or produced here must b
 
 ``fieldset_of`` computes what an object sets (SMD ``TypedValue.ToFieldSet``) from a
 :class:`~pybernetes.api.typeinfo.TypeInfo`; the per-type facts are compiled once and cached
-(``managedfields.TypeNode``), and the walk lives with the other typed walks in ``apply``.
+(``ssatypes.TypeNode``), and the walk lives with the other typed walks in ``apply``.
 """
 
 from __future__ import annotations
@@ -635,6 +635,6 @@ def fieldset_of(obj: dict[str, Any], ti: TypeInfo) -> FieldSet:
     The typed walk lives with the other walks apply needs (``apply.set_tree``).
     """
     from pybernetes.api.apply import set_tree
-    from pybernetes.api.managedfields import root_node
+    from pybernetes.api.ssatypes import root_node
 
     return FieldSet.of_tree(set_tree(obj, root_node(ti)) or {})
