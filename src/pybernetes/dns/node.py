@@ -22,8 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiohttp import web
+
 from pybernetes.client.informer import Informer
 from pybernetes.client.rest import Client
+from pybernetes.dns import metrics
 from pybernetes.dns.cluster import ClusterRecords
 from pybernetes.dns.forward import Forwarder, read_upstreams
 from pybernetes.dns.publish import Publisher
@@ -45,6 +48,7 @@ class NodeDNSConfig:
     bridge: str = BRIDGE
     port: int = 53
     pod_mode: str = "verified"
+    metrics_port: int = 9153                 # 0: no metrics server
 
 
 def gateway_interface(pod_cidr: str) -> str:
@@ -89,6 +93,7 @@ class NodeDNS:
         self.source = ClusterSource(client, self.records, pods=config.pod_mode == "verified")
         self.publisher = Publisher(client, node=config.node, nodes=nodes, node_uid=node_uid)
         self.server: DNSServer | None = None
+        self.metrics: web.AppRunner | None = None
         self.listening = asyncio.Event()
         self._node_changed = asyncio.Event()
         nodes.add_handler(lambda _n: self._node_changed.set(), lambda _o, _n: self._node_changed.set(), None)
@@ -126,6 +131,7 @@ class NodeDNS:
         try:
             address = gateway_interface(await self._wait_for_cidr())
             self.server = await self._serve(address)
+            await self._serve_metrics(self.server)
             self.listening.set()
             await self.source.synced.wait()
             await self._publish(address.split("/")[0])
@@ -133,6 +139,16 @@ class NodeDNS:
             await asyncio.gather(source, publisher)
         finally:
             await asyncio.shield(self._stop(source, publisher))
+
+    async def _serve_metrics(self, server: DNSServer) -> None:
+        if not self.config.metrics_port:
+            return
+        try:
+            self.metrics = await metrics.start(server.counts, server.forwarder, host=server.host,
+                                               port=self.config.metrics_port)
+        except OSError as e:
+            log.warning("cluster DNS metrics cannot listen", extra={"port": self.config.metrics_port,
+                                                                    "error": str(e)})
 
     async def _publish(self, ip: str) -> None:
         delay = RETRY[0]
@@ -153,5 +169,8 @@ class NodeDNS:
             if t is not None:
                 t.cancel()
         await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
+        if self.metrics is not None:
+            await self.metrics.cleanup()
+            self.metrics = None
         if self.server is not None:
             await self.server.stop()
