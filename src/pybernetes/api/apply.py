@@ -28,18 +28,13 @@ from pybernetes.api.errors import APIError, BadRequest
 from pybernetes.api.fieldset import (
     ABSENT,
     FieldSet,
-    Path,
     Tree,
     as_member,
     difference,
-    go_json,
-    go_quote,
     intersection,
     is_member,
     kids,
     node,
-    path_string,
-    pe_string,
     recursive_difference,
     union,
 )
@@ -57,6 +52,7 @@ from pybernetes.api.managedfields import (
     record_update,
     remove_changed,
 )
+from pybernetes.api.pathelement import Path, go_json, go_quote, path_string, pe_string
 from pybernetes.api.schema import schema
 from pybernetes.api.ssatypes import (
     DEDUCED,

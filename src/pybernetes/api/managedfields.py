@@ -37,17 +37,15 @@ from pybernetes.api.fieldset import (
     Tree,
     decode_fields_v1,
     difference,
-    go_json,
-    go_quote,
     is_member,
     kids,
     mark_canonical,
     node,
-    pe_sort_key,
     recursive_difference,
     sorted_tree,
     union,
 )
+from pybernetes.api.pathelement import go_json, go_quote, pe_sort_key
 from pybernetes.api.ssatypes import (
     DEDUCED,
     DEDUCED_NODE,

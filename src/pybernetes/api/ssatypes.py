@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pybernetes.api.fieldset import ABSENT, go_json, go_quote
+from pybernetes.api.fieldset import ABSENT
+from pybernetes.api.pathelement import go_json, go_quote
 from pybernetes.api.schema import OBJECT_META, SCALARS, schema
 from pybernetes.api.typeinfo import TypeInfo, of_message
 

@@ -8,17 +8,7 @@ import time
 
 import pytest
 
-from pybernetes.api.fieldset import (
-    FieldSet,
-    field,
-    fieldset_of,
-    go_json,
-    index,
-    key,
-    make_path,
-    path_string,
-    value,
-)
+from pybernetes.api.fieldset import FieldSet, field, fieldset_of, make_path, path_string
 from pybernetes.api.typeinfo import from_openapi, of_kind
 
 # FieldsV1 exactly as real clusters and upstream's golden tests write them.
@@ -133,23 +123,6 @@ def test_iteration_follows_upstream_order_and_paths_print_like_upstream() -> Non
     assert [path_string(p) for p in fs] == [
         ".metadata.finalizers[=\"x\"]", ".metadata.labels.app", ".spec.replicas", ".spec.args[0]",
         ".spec.ports[port=80,protocol=\"TCP\"]", ".spec.template.spec.containers[name=\"web\"].image"]
-
-
-@pytest.mark.parametrize(("pe", "want"), [
-    (key({"name": "web"}), 'k:{"name":"web"}'),
-    (key({"protocol": "UDP", "containerPort": 53}), 'k:{"containerPort":53,"protocol":"UDP"}'),
-    (value("x"), 'v:"x"'), (value(1.0), "v:1"), (value(True), "v:true"), (index(3), "i:3"),
-])
-def test_path_element_spelling(pe: str, want: str) -> None:
-    assert pe == want
-
-
-@pytest.mark.parametrize(("v", "want"), [
-    ("a<b>&\u2028", '"a\\u003cb\\u003e\\u0026\\u2028"'), ("é\n", '"é\\n"'), (1e21, "1e+21"), (1e-7, "1e-7"),
-    (0.5, "0.5"), (100.0, "100"), ({"b": 1, "a": [None, False]}, '{"a":[null,false],"b":1}'),
-])
-def test_go_json(v: object, want: str) -> None:
-    assert go_json(v) == want
 
 
 DEPLOY = of_kind("apps/v1", "Deployment")
