@@ -336,6 +336,38 @@ def test_cluster_dns_from_a_pod(cluster: Cluster, client: str) -> None:
     t1 = time.monotonic()
     rc, out = cluster.exec(client, "nslookup", "www.example.invalid")     # forwarded: no upstream here, fast
     assert rc != 0 and time.monotonic() - t1 < 10, out
+    rc, out = cluster.exec(client, "timeout", "5", "wget", "-qO-", "http://10.43.0.10:9153/metrics")
+    assert rc == 0 and 'coredns_dns_requests_total{proto="udp"}' in out, out
+
+
+def test_statefulset_pods_have_names(cluster: Cluster, client: str) -> None:
+    cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+         "spec": {"clusterIP": "None", "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]}},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web"},
+         "spec": {"serviceName": "web", "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                  "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                      "terminationGracePeriodSeconds": 1,
+                      "containers": [{"name": "nginx", "image": "nginx:latest", "ports": [{"containerPort": 80}]}]}}}},
+    ]}))
+    pods = wait_for(lambda: (p := running_pods(cluster, "app=web")) and len(p) == 2 and p, what="web-0 and web-1",
+                    cluster=cluster, timeout=120)
+    ips = {p["metadata"]["name"]: p["status"]["podIP"] for p in pods}
+
+    def resolves() -> bool:
+        for name, ip in ips.items():
+            _, out = cluster.exec(client, "nslookup", f"{name}.web.default.svc.cluster.local")
+            assert ip in out, out
+        return True
+    wait_for(resolves, what="web-N.web.default.svc.cluster.local", cluster=cluster)
+    _, out = cluster.exec(client, "nslookup", "web.default.svc.cluster.local")       # headless: every pod
+    assert all(ip in out for ip in ips.values()), out
+    rc, out = cluster.exec(client, "nslookup", "-type=srv", "_http._tcp.web.default.svc.cluster.local")
+    assert rc == 0 and "web-0.web.default.svc.cluster.local" in out and "web-1.web" in out, out
+    rc, page = cluster.exec(client, "timeout", "5", "wget", "-qO-", "http://web-1.web/")
+    assert rc == 0 and "Welcome to nginx!" in page
+    cluster.kubectl("delete", "statefulset", "web", "--wait=false")
+    cluster.kubectl("delete", "service", "web")
 
 
 def test_pods_reach_each_other_across_nodes_and_network_policy_applies(cluster: Cluster, client: str) -> None:
