@@ -213,17 +213,29 @@ def test_one_cluster_ca_a_kubeconfig_of_one_works_against_the_other(ha: HA) -> N
     assert json.loads(p.stdout)["status"]["userInfo"]["username"] == "system:serviceaccount:ha:robot"
 
 
+def drain(q: queue.Queue[str]) -> list[str]:
+    out = []
+    while not q.empty():
+        out.append(q.get_nowait())
+    return out
+
+
 def test_a_watch_through_one_sees_writes_through_the_other(ha: HA) -> None:
     cache = ha.b.data_dir / "kubectl-cache-watch"
+    # -v=6 logs each request once its response headers are in: the watch's line means it is open, and since it
+    # starts from the list's resourceVersion, every write after that is an event (no sleep-and-hope).
     watch = subprocess.Popen([kubectl_binary(), "--kubeconfig", str(ha.b.kubeconfig), "--cache-dir", str(cache),
                               "-n", "ha", "get", "configmaps", "--watch-only", "--output-watch-events", "-o",
-                              'jsonpath={.type} {.object.metadata.name} {.object.data.k}{"\\n"}'],
+                              'jsonpath={.type} {.object.metadata.name} {.object.data.k}{"\\n"}', "-v=6"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "HOME": str(ha.b.data_dir)})
     lines: queue.Queue[str] = queue.Queue()
+    log: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in watch.stdout], daemon=True).start()  # type: ignore[union-attr]
+    threading.Thread(target=lambda: [log.put(x) for x in watch.stderr], daemon=True).start()  # type: ignore[union-attr]
     try:
-        time.sleep(1.0)                      # let the watch start (kubectl prints nothing until an event)
+        until(lambda: any("watch=true" in x and " 200 OK" in x for x in drain(log)), timeout=60,
+              what="kubectl's watch request answered")
         ha.a.kubectl("-n", "ha", "create", "configmap", "watched", "--from-literal=k=1")
         ha.a.kubectl("-n", "ha", "patch", "configmap", "watched", "-p", '{"data":{"k":"2"}}')
         ha.a.kubectl("-n", "ha", "delete", "configmap", "watched")
