@@ -36,6 +36,7 @@ class Report:
     sqlite_floor: dict[str, Summary] = field(default_factory=dict)
     etcd_floor: dict[str, Summary] | None = None
     options: str = ""
+    others: list[tuple[str, str, str]] = field(default_factory=list)    # (title, command, output)
 
 
 def ms(x: float) -> str:
@@ -95,6 +96,11 @@ def render(r: Report) -> str:
     if r.api is not None:
         out += [*_goals(r), "", *_matrix(r), ""]
     out += [*_sqlite(r), "", *_etcd(r)]
+    if r.others:
+        out += ["", "## Other components' benchmarks", "",
+                "Run by bench/run.py as their own modules; their output as printed."]
+        for title, command, text in r.others:
+            out += ["", f"### {title}", "", f"`{command}`", "", "```", text, "```"]
     if r.api is not None and r.api.errors:
         out += ["", "## Errors seen during the run", ""]
         out += [f"- `{e[:300]}`" for e in sorted(set(r.api.errors))[:20]]

@@ -17,6 +17,7 @@ import os
 import pathlib
 import platform
 import shlex
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -67,7 +68,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--skip-floor", action="store_true")
     ap.add_argument("--skip-etcd", action="store_true")
     ap.add_argument("--skip-api", action="store_true")
+    ap.add_argument("--skip-others", action="store_true", help="skip the scheduler and container-start benchmarks")
     return ap.parse_args(argv)
+
+
+# Other components' benchmarks, run as they are meant to be run, their output quoted in the report:
+# (title, module and arguments, quick-mode arguments, timeout in s, needs root and an OCI runtime).
+OTHERS = (
+    ("Scheduler throughput (bench/scheduler_throughput.py)",
+     ["bench.scheduler_throughput", "--uvloop", "--runs", "1"],
+     ["bench.scheduler_throughput", "--uvloop", "--runs", "1", "--nodes", "500", "--pods", "1000"], 300, False),
+    ("Container start (bench/oci_start.py)", ["bench.oci_start", "--n", "20"], ["bench.oci_start", "--n", "5"],
+     300, True),
+)
+
+
+def run_other(cmd: list[str], *, timeout: float, needs_root: bool) -> tuple[str, str]:
+    """(command line, its output or why it did not run) for one of :data:`OTHERS`."""
+    line = "python -m " + shlex.join(cmd)
+    if needs_root and (os.geteuid() != 0 or not (shutil.which("crun") or shutil.which("runc"))):
+        return line, "skipped: needs root and crun or runc"
+    try:
+        p = subprocess.run([sys.executable, "-m", *cmd], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return line, f"did not finish within {timeout:g} s"
+    out = (p.stdout + (p.stderr if p.returncode else "")).strip()
+    tail = "\n".join(out.splitlines()[-40:])
+    return line, tail if p.returncode == 0 else f"exit status {p.returncode}:\n{tail}"
 
 
 def options(args: argparse.Namespace) -> Options:
@@ -111,6 +138,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:36} {s.rate:10,.0f}/s  p50 {s.p50 * 1e3:8.3f} ms  p99 {s.p99 * 1e3:8.3f} ms")
     if not args.skip_api:
         report.api = step("API server", lambda: APIBench(opts).run_all())  # type: ignore[assignment]
+    if not args.skip_others:
+        for title, cmd, quick_cmd, timeout, root in OTHERS:
+            got = step(title, lambda c=quick_cmd if args.quick else cmd, t=timeout, r=root:  # type: ignore[misc]
+                       run_other(c, timeout=t, needs_root=r))
+            if got is not None:
+                report.others.append((title, *got))  # type: ignore[misc]
+                print(got[1], flush=True)  # type: ignore[index]
     report.seconds = time.monotonic() - t0
     report.machine = machine(load_before)
     text = render(report)

@@ -83,3 +83,10 @@ def test_formatting_helpers() -> None:
     assert per_s(0) == "—" and per_s(1234.4) == "1,234/s"
     assert ratio(1, 0) == "—" and ratio(3, 2) == "1.50×"
     assert verdict(None) == "—" and verdict(True) == "**met**"
+
+
+def test_other_benchmarks_are_quoted() -> None:
+    r = report()
+    r.others.append(("Scheduler throughput", "python -m bench.scheduler_throughput", "1,500 pods/s"))
+    text = render(r)
+    assert "### Scheduler throughput\n\n`python -m bench.scheduler_throughput`\n\n```\n1,500 pods/s\n```" in text
