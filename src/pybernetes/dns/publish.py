@@ -56,7 +56,7 @@ def dns_endpoint_slice(*, node: str, ip: str, ready: bool, node_uid: str = "") -
 def node_ready(node: Obj | None) -> bool:
     for c in ((node or {}).get("status") or {}).get("conditions") or ():
         if c.get("type") == "Ready":
-            return c.get("status") == "True"
+            return bool(c.get("status") == "True")
     return False
 
 

@@ -36,7 +36,8 @@ def _error_reply(data: bytes, rcode: int) -> bytes | None:
         return None
     (qid, flags) = struct.unpack("!HH", data[:4])
     header = DNSHeader(id=qid, qr=1, rd=(flags >> 8) & 1, ra=1, rcode=rcode, opcode=(flags >> 11) & 0xF)
-    return DNSRecord(header).pack()
+    packed: bytes = DNSRecord(header).pack()
+    return packed
 
 
 def _udp_limit(req: DNSRecord) -> int:
@@ -199,7 +200,7 @@ class DNSServer:
         edns = any(rr.rtype == QTYPE.OPT for rr in req.ar)
         if edns:
             reply.add_ar(EDNS0(udp_len=MAX_UDP))
-        packed = reply.pack()
+        packed: bytes = reply.pack()
         if not tcp and len(packed) > _udp_limit(req):
             short = DNSRecord(DNSHeader(id=h.id, qr=1, aa=int(authoritative), rd=h.rd, ra=1, tc=1,
                                         rcode=ans.rcode), q=req.q)
