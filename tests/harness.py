@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import os
 import pathlib
 import re
@@ -12,6 +14,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -44,6 +47,7 @@ class Server:
     kubeconfig: pathlib.Path
     token: str
     log: list[str] = field(default_factory=list)
+    controllers: bool = True            # False when started with --disable-controller-manager
 
     @property
     def port(self) -> int:
@@ -60,6 +64,45 @@ class Server:
                                  f"stderr: {p.stderr}")
         return p
 
+    @functools.cached_property
+    def session(self) -> Any:  # -> requests.Session
+        """HTTPS as the admin (the kubeconfig's client certificate), for fixtures: no kubectl process per call."""
+        import requests
+        import yaml
+        kc = yaml.safe_load(self.kubeconfig.read_text())
+        cluster, user = kc["clusters"][0]["cluster"], kc["users"][0]["user"]
+        paths = {}
+        for name, key in (("ca", cluster["certificate-authority-data"]), ("crt", user["client-certificate-data"]),
+                          ("key", user["client-key-data"])):
+            paths[name] = self.data_dir / f"harness-admin.{name}"
+            paths[name].write_bytes(base64.b64decode(key))
+        s = requests.Session()
+        s.trust_env = False             # REQUESTS_CA_BUNDLE in the environment would override `verify`
+        s.verify = str(paths["ca"])
+        s.cert = (str(paths["crt"]), str(paths["key"]))
+        return s
+
+    def create_namespace(self, name: str, *, timeout: float = 60) -> None:
+        """Create a namespace and, when controllers run, wait until it is ready for use as upstream's e2e framework
+        waits (WaitForDefaultServiceAccountInNamespace, WaitForKubeRootCAInNamespace): the ``default``
+        ServiceAccount and the ``kube-root-ca.crt`` ConfigMap exist, so they never show up halfway through a test
+        that lists or watches the namespace, and pods are not refused for a missing ServiceAccount."""
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        r = self.session.post(f"{self.url}/api/v1/namespaces", json=body, timeout=30)
+        if r.status_code != 201:
+            raise AssertionError(f"creating namespace {name} failed ({r.status_code}): {r.text[:500]}")
+        if not self.controllers:
+            return
+        deadline = time.monotonic() + timeout
+        missing = [f"/api/v1/namespaces/{name}/serviceaccounts/default",
+                   f"/api/v1/namespaces/{name}/configmaps/kube-root-ca.crt"]
+        while missing:
+            missing = [path for path in missing if self.session.get(self.url + path, timeout=30).status_code != 200]
+            if missing:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"namespace {name} never got {missing}")
+                time.sleep(0.05)
+
     def client(self):  # -> kubernetes.client.ApiClient
         from kubernetes import client, config
         cfg = client.Configuration()
@@ -67,6 +110,8 @@ class Server:
         return client.ApiClient(cfg)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if "session" in self.__dict__:
+            self.__dict__.pop("session").close()
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -103,7 +148,8 @@ def start_server(data_dir: pathlib.Path, *extra: str, token: str = "test-token",
     if url is None:
         proc.kill()
         raise RuntimeError("server did not start:\n" + "".join(lines))
-    srv = Server(data_dir=data_dir, proc=proc, url=url, kubeconfig=kc, token=token, log=lines)
+    srv = Server(data_dir=data_dir, proc=proc, url=url, kubeconfig=kc, token=token, log=lines,
+                 controllers="--disable-controller-manager" not in extra)
 
     def drain() -> None:
         for line in proc.stdout:  # type: ignore[union-attr]

@@ -19,9 +19,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
 
 @pytest.fixture()
 def ns(server: Server, request: pytest.FixtureRequest) -> str:
-    """A fresh namespace named after the test."""
+    """A fresh namespace named after the test, with its default ServiceAccount and kube-root-ca.crt in place."""
     name = "t-" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:50].strip("-")
     name = "".join(c if c.isalnum() or c == "-" else "-" for c in name).strip("-")[:54]
     name = f"{name}-{secrets.token_hex(2)}"      # tests of the same name in different files must not collide
-    server.kubectl("create", "namespace", name)
+    server.create_namespace(name)
     return name

@@ -61,9 +61,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture()
 def ns(srv: Server, request: pytest.FixtureRequest) -> str:
     name = "t-" + request.node.name.lower().replace("_", "-")[:50].strip("-")
-    srv.kubectl("create", "namespace", name)
-    wait_until("the default ServiceAccount", lambda: srv.kubectl("-n", name, "get", "serviceaccount", "default",
-                                                                 check=False).returncode == 0)
+    srv.create_namespace(name)         # with its default ServiceAccount and kube-root-ca.crt
     return name
 
 

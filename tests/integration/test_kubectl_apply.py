@@ -184,7 +184,9 @@ def test_apply_dry_run_server_changes_nothing(server: Server, ns: str, tmp_path:
     out = server.kubectl("-n", ns, "apply", *mode, "--dry-run=server", "-f", path, version=V).stdout
     assert out == ("configmap/cfg serverside-applied (server dry run)\n" if server_side
                    else "configmap/cfg created (server dry run)\n")
-    assert server.kubectl("-n", ns, "get", "configmaps", "-o", "name", version=V).stdout == ""
+    # nothing but the namespace's own kube-root-ca.crt (every namespace has it, as in real Kubernetes)
+    assert server.kubectl("-n", ns, "get", "configmaps", "-o", "name", version=V).stdout == \
+        "configmap/kube-root-ca.crt\n"
 
     server.kubectl("-n", ns, "apply", *mode, "-f", path, version=V)
     before = get_json(server, ns, "configmap", "cfg")

@@ -16,6 +16,9 @@ pytestmark = pytest.mark.integration
 V = "1.32"
 SAMPLE_VERSIONS = ["1.32", "1.27", "1.30", "1.33"]
 AGE = re.compile(r"\d+s")  # every object in these tests is seconds old
+# Every namespace holds the cluster's CA bundle (the root CA publisher's ConfigMap), as in real Kubernetes; the
+# `ns` fixture waits for it, so listings show it beside what the test made.
+ROOT_CA = "kube-root-ca.crt"
 
 DEPLOYMENT = textwrap.dedent("""\
     apiVersion: apps/v1
@@ -70,7 +73,7 @@ def test_get_default_table(server: Server, ns: str) -> None:
     out = server.kubectl("-n", ns, "get", "configmaps", version=V).stdout
     assert header(out) == ["NAME", "DATA", "AGE"]
     rows = parse_table(out)
-    assert [(r["NAME"], r["DATA"]) for r in rows] == [("one", "1"), ("three", "0"), ("two", "2")]
+    assert [(r["NAME"], r["DATA"]) for r in rows] == [(ROOT_CA, "1"), ("one", "1"), ("three", "0"), ("two", "2")]
     assert all(AGE.fullmatch(r["AGE"]) for r in rows)
 
 
@@ -132,25 +135,27 @@ def test_get_yaml_json_jsonpath(server: Server, ns: str, version: str) -> None:
 def test_get_name_custom_columns_and_sort(server: Server, ns: str) -> None:
     make_configmaps(server, ns)
     out = server.kubectl("-n", ns, "get", "configmaps", "-o", "name", version=V).stdout
-    assert out == "configmap/one\nconfigmap/three\nconfigmap/two\n"
+    assert out == f"configmap/{ROOT_CA}\nconfigmap/one\nconfigmap/three\nconfigmap/two\n"
+    # (without the CA bundle: it has no tier either, and kubectl's sort is not stable between equal keys)
     out = server.kubectl("-n", ns, "get", "configmaps", "--sort-by=.metadata.labels.tier",
+                         f"--field-selector=metadata.name!={ROOT_CA}",
                          "-o", "custom-columns=NAME:.metadata.name,TIER:.metadata.labels.tier,A:.data.a",
                          version=V).stdout
     assert [line.split() for line in out.splitlines()] == [
         ["NAME", "TIER", "A"], ["three", "<none>", "<none>"], ["two", "be", "1"], ["one", "fe", "1"]]
     out = server.kubectl("-n", ns, "get", "configmaps", "-o", "go-template={{range .items}}{{.metadata.name}},"
                          "{{end}}", version=V).stdout
-    assert out == "one,three,two,"
+    assert out == f"{ROOT_CA},one,three,two,"
 
 
 @pytest.mark.parametrize(("selector", "names"), [
     ("tier=fe", ["one"]),
     ("tier==fe", ["one"]),
-    ("tier!=fe", ["three", "two"]),
+    ("tier!=fe", [ROOT_CA, "three", "two"]),             # != and notin match objects without the key
     ("tier", ["one", "two"]),
-    ("!tier", ["three"]),
+    ("!tier", [ROOT_CA, "three"]),
     ("env in (prod,dev)", ["one", "two"]),
-    ("env notin (prod)", ["three", "two"]),
+    ("env notin (prod)", [ROOT_CA, "three", "two"]),
     ("env in (prod,dev),tier!=be", ["one"]),
     ("nothing=here", []),
 ])
@@ -169,7 +174,7 @@ def test_get_label_selector_syntax_error(server: Server, ns: str) -> None:
 
 @pytest.mark.parametrize(("selector", "names"), [
     ("metadata.name=two", ["two"]),
-    ("metadata.name!=two", ["one", "three"]),
+    ("metadata.name!=two", [ROOT_CA, "one", "three"]),
     ("metadata.name=two,metadata.name=one", []),
 ])
 def test_get_field_selector(server: Server, ns: str, selector: str, names: list[str]) -> None:
@@ -200,11 +205,11 @@ def test_get_show_labels_and_label_columns(server: Server, ns: str) -> None:
     out = server.kubectl("-n", ns, "get", "configmaps", "--show-labels", version=V).stdout
     assert header(out) == ["NAME", "DATA", "AGE", "LABELS"]
     assert {r["NAME"]: r["LABELS"] for r in parse_table(out)} == {
-        "one": "env=prod,tier=fe", "three": "<none>", "two": "env=dev,tier=be"}
+        ROOT_CA: "<none>", "one": "env=prod,tier=fe", "three": "<none>", "two": "env=dev,tier=be"}
     out = server.kubectl("-n", ns, "get", "configmaps", "-L", "tier,env", version=V).stdout
     assert header(out) == ["NAME", "DATA", "AGE", "TIER", "ENV"]
     assert {r["NAME"]: (r["TIER"], r["ENV"]) for r in parse_table(out)} == {
-        "one": ("fe", "prod"), "three": ("", ""), "two": ("be", "dev")}
+        ROOT_CA: ("", ""), "one": ("fe", "prod"), "three": ("", ""), "two": ("be", "dev")}
 
 
 def test_get_all_namespaces(server: Server, ns: str) -> None:
@@ -240,9 +245,10 @@ def test_get_not_found(server: Server, ns: str) -> None:
 
 
 def test_get_in_chunks(server: Server, ns: str) -> None:
-    names = [f"cm-{i:02d}" for i in range(7)]
+    made = [f"cm-{i:02d}" for i in range(7)]
     server.kubectl("-n", ns, "create", "-f", "-", version=V, input="---\n".join(
-        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {n}\n" for n in names))
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {n}\n" for n in made))
+    names = sorted([*made, ROOT_CA])    # 8 items: pages of 2 and 3 end exactly and mid-list
     for size in ("2", "3", "500"):
         out = server.kubectl("-n", ns, "get", "configmaps", f"--chunk-size={size}", version=V).stdout
         assert [r["NAME"] for r in parse_table(out)] == names
@@ -255,7 +261,7 @@ def test_get_several_kinds_and_short_names(server: Server, ns: str) -> None:
     server.kubectl("-n", ns, "create", "-f", "-", input=DEPLOYMENT, version=V)
     server.kubectl("-n", ns, "create", "configmap", "cfg", version=V)
     out = server.kubectl("-n", ns, "get", "cm,deploy", "-o", "name", version=V).stdout
-    assert out == "configmap/cfg\ndeployment.apps/web\n"
+    assert out == f"configmap/cfg\nconfigmap/{ROOT_CA}\ndeployment.apps/web\n"
     out = server.kubectl("-n", ns, "get", "cm,deploy", version=V).stdout
     blocks = out.strip().split("\n\n")
     assert header(blocks[0]) == ["NAME", "DATA", "AGE"] and parse_table(blocks[0])[0]["NAME"] == "configmap/cfg"

@@ -54,14 +54,15 @@ def test_label_every_object_and_by_selector(server: Server, ns: str) -> None:
     for name in ("a", "b", "c"):
         server.kubectl("-n", ns, "create", "configmap", name, version=V)
     out = server.kubectl("-n", ns, "label", "configmaps", "--all", "batch=1", version=V).stdout
-    assert out == "configmap/a labeled\nconfigmap/b labeled\nconfigmap/c labeled\n"
+    # --all is every ConfigMap there, the namespace's kube-root-ca.crt too (as in any real namespace)
+    assert out == "configmap/a labeled\nconfigmap/b labeled\nconfigmap/c labeled\nconfigmap/kube-root-ca.crt labeled\n"
     server.kubectl("-n", ns, "label", "configmap", "b", "pick=yes", version=V)
     out = server.kubectl("-n", ns, "annotate", "configmaps", "-l", "pick=yes", "chosen=true", version=V).stdout
     assert out == "configmap/b annotated\n"
     assert meta(server, ns, "configmap", "b")["annotations"] == {"chosen": "true"}
     assert "annotations" not in meta(server, ns, "configmap", "a")
     out = server.kubectl("-n", ns, "get", "configmaps", "-l", "batch=1", "-o", "name", version=V).stdout
-    assert out.split() == ["configmap/a", "configmap/b", "configmap/c"]
+    assert out.split() == ["configmap/a", "configmap/b", "configmap/c", "configmap/kube-root-ca.crt"]
 
 
 def test_list_labels_and_annotations(server: Server, ns: str) -> None:

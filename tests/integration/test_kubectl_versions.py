@@ -70,11 +70,11 @@ def test_everyday_loop(server: Server, ns: str, version: str) -> None:
     assert re.search(r"^Replicas:\s+3 desired", k("describe", "deployment", "web"), re.M)
 
     with Watcher(server, "-n", ns, "get", "configmaps", "-w", "--output-watch-events", version=version) as w:
-        w.wait_lines(2)
+        w.wait_lines(3)                 # cfg and the namespace's kube-root-ca.crt
         k("annotate", "configmap", "cfg", "note=hi")
-        rows = [line.split() for line in w.wait_lines(3)]
+        rows = [line.split() for line in w.wait_lines(4)]
     assert rows[0] == ["EVENT", "NAME", "DATA", "AGE"] and [r[:3] for r in rows[1:]] == [
-        ["ADDED", "cfg", "2"], ["MODIFIED", "cfg", "2"]]
+        ["ADDED", "cfg", "2"], ["ADDED", "kube-root-ca.crt", "1"], ["MODIFIED", "cfg", "2"]]
 
     assert k("delete", "configmap", "cfg") == 'configmap "cfg" deleted\n'
     assert k("delete", "deployment", "web") == 'deployment.apps "web" deleted\n'

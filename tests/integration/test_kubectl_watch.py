@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -80,6 +81,18 @@ class Watcher:
         self.stop()
 
 
+def json_stream(text: str) -> list[Any]:
+    """The documents of a JSON stream (``kubectl get -w -o json`` prints one pretty-printed object per event)."""
+    decoder, out, at = json.JSONDecoder(), [], 0
+    while at < len(text):
+        if text[at].isspace():
+            at += 1
+            continue
+        obj, at = decoder.raw_decode(text, at)
+        out.append(obj)
+    return out
+
+
 def cells(lines: list[str]) -> list[list[str]]:
     return [line.split() for line in lines]
 
@@ -88,14 +101,15 @@ def cells(lines: list[str]) -> list[list[str]]:
 def test_get_watch_prints_rows_as_objects_change(server: Server, ns: str, version: str) -> None:
     server.kubectl("-n", ns, "create", "configmap", "before", "--from-literal=a=1", version=version)
     with Watcher(server, "-n", ns, "get", "configmaps", "-w", version=version) as w:
-        lines = w.wait_lines(2)
+        lines = w.wait_lines(3)
         assert cells(lines[:1]) == [["NAME", "DATA", "AGE"]]
-        assert cells(lines[1:2])[0][:2] == ["before", "1"]
+        # every namespace holds the cluster's kube-root-ca.crt, as in a real cluster
+        assert [r[:2] for r in cells(lines[1:3])] == [["before", "1"], ["kube-root-ca.crt", "1"]]
         server.kubectl("-n", ns, "create", "configmap", "during", version=version)
         server.kubectl("-n", ns, "patch", "configmap", "during", "-p", '{"data":{"x":"1","y":"2"}}',
                        version=version)
         server.kubectl("-n", ns, "delete", "configmap", "during", version=version)
-        rows = cells(w.wait_lines(5)[2:])
+        rows = cells(w.wait_lines(6)[3:])
         # ADDED, MODIFIED (2 keys now), DELETED (last state); the header is printed once.
         assert [r[:2] for r in rows] == [["during", "0"], ["during", "2"], ["during", "2"]]
         assert all(re.fullmatch(r"\d+s", r[2]) for r in rows)
@@ -104,13 +118,14 @@ def test_get_watch_prints_rows_as_objects_change(server: Server, ns: str, versio
 def test_get_watch_output_watch_events(server: Server, ns: str) -> None:
     server.kubectl("-n", ns, "create", "configmap", "before", version=V)
     with Watcher(server, "-n", ns, "get", "configmaps", "-w", "--output-watch-events") as w:
-        w.wait_lines(2)
+        w.wait_lines(3)
         server.kubectl("-n", ns, "create", "configmap", "c", version=V)
         server.kubectl("-n", ns, "label", "configmap", "c", "x=y", version=V)
         server.kubectl("-n", ns, "delete", "configmap", "c", version=V)
-        rows = cells(w.wait_lines(5))
+        rows = cells(w.wait_lines(6))
     assert rows[0] == ["EVENT", "NAME", "DATA", "AGE"]
-    assert [r[:2] for r in rows[1:]] == [["ADDED", "before"], ["ADDED", "c"], ["MODIFIED", "c"], ["DELETED", "c"]]
+    assert [r[:2] for r in rows[1:]] == [["ADDED", "before"], ["ADDED", "kube-root-ca.crt"], ["ADDED", "c"],
+                                         ["MODIFIED", "c"], ["DELETED", "c"]]
 
 
 def test_get_watch_only_with_label_selector(server: Server, ns: str) -> None:
@@ -142,12 +157,13 @@ def test_get_watch_single_object_jsonpath(server: Server, ns: str) -> None:
 def test_get_watch_json_objects(server: Server, ns: str) -> None:
     server.kubectl("-n", ns, "create", "configmap", "c", version=V)
     with Watcher(server, "-n", ns, "get", "configmaps", "-w", "-o", "json") as w:
-        w.wait_out(lambda lines: "}" in lines)
+        w.wait_out(lambda lines: lines.count("}") >= 2)                 # c and the namespace's kube-root-ca.crt
         server.kubectl("-n", ns, "patch", "configmap", "c", "-p", '{"data":{"k":"v"}}', version=V)
-        lines = w.wait_out(lambda lines: lines.count("}") >= 2)
+        lines = w.wait_out(lambda lines: lines.count("}") >= 3)
     text = "\n".join(lines)
-    first_end = lines.index("}") + 1
-    first, second = json.loads("\n".join(lines[:first_end])), json.loads("\n".join(lines[first_end:]))
+    objects = json_stream(text)
+    assert [o["metadata"]["name"] for o in objects] == ["c", "kube-root-ca.crt", "c"], text
+    first, _, second = objects
     assert first["kind"] == second["kind"] == "ConfigMap", text
     assert "data" not in first and second["data"] == {"k": "v"}
     assert int(second["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])

@@ -70,7 +70,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture()
 def ns(cluster: Server, request: pytest.FixtureRequest) -> str:
     name = "m-" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:40].strip("-")
-    cluster.kubectl("create", "namespace", name)
+    cluster.create_namespace(name)
     return name
 
 
@@ -195,7 +195,7 @@ def test_hpa_scales_a_deployment_up_and_down(cluster: Server, ns: str) -> None:
             cluster.kubectl("annotate", "pod", pod, f"{CPU}=80m", "-n", ns)      # 80% of the 100m request
             wait_until("a scale-up to 2", lambda: replicas(cluster, ns) == 2)
             wait_until("TARGETS at 80% in the watch", lambda: re.search(
-                r"^web\s+Deployment/web\s+cpu: 80%/50%\s+1\s+5\s", watched.read_text(), re.M), timeout=10)
+                r"^web\s+Deployment/web\s+cpu: 80%/50%\s+1\s+5\s", watched.read_text(), re.M), timeout=30)
         finally:
             watch.terminate()
             watch.wait(10)

@@ -96,9 +96,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 @pytest.fixture()
 def ns(cluster: Cluster, request: pytest.FixtureRequest) -> str:
     name = "t-" + request.node.name.lower().replace("_", "-")[:50].strip("-")
-    cluster.kubectl("create", "namespace", name)
-    wait_until("the default ServiceAccount", lambda: cluster.kubectl(
-        "-n", name, "get", "serviceaccount", "default", check=False).returncode == 0)
+    cluster.server.create_namespace(name)      # with its default ServiceAccount and kube-root-ca.crt
     return name
 
 

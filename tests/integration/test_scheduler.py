@@ -36,7 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def ns(server: Server, request: pytest.FixtureRequest) -> Iterator[str]:
     slug = "".join(c if c.isalnum() else "-" for c in request.node.name.lower().removeprefix("test_"))
     name = f"s-{slug[:30].strip('-')}-{hashlib.sha1(request.node.name.encode()).hexdigest()[:5]}"
-    server.kubectl("create", "namespace", name)
+    server.create_namespace(name)      # with its default ServiceAccount and kube-root-ca.crt
     yield name
     server.kubectl("-n", name, "delete", "pods", "--all", "--grace-period=0", "--force", "--wait=false",
                    check=False)

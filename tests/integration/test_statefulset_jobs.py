@@ -86,7 +86,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture()
 def wns(cluster: Server, request: pytest.FixtureRequest) -> str:
     name = "w-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
-    cluster.kubectl("create", "namespace", name)
+    cluster.create_namespace(name)     # with its default ServiceAccount and kube-root-ca.crt
     return name
 
 

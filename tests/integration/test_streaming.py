@@ -118,7 +118,7 @@ def ns(cluster: tuple[Server, Node], request: pytest.FixtureRequest) -> str:
     srv, _ = cluster
     name = "s-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
     name = f"{name}-{secrets.token_hex(2)}"
-    srv.kubectl("create", "namespace", name)
+    srv.create_namespace(name)         # with its default ServiceAccount and kube-root-ca.crt
     return name
 
 

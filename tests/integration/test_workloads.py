@@ -64,9 +64,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def ns(srv: Server, request: pytest.FixtureRequest) -> str:
     raw = request.node.name.lower().removeprefix("test_")
     name = "wl-" + "".join(c if c.isalnum() else "-" for c in raw)[:50].strip("-")
-    srv.kubectl("create", "namespace", name)
-    wait_until("the default ServiceAccount", lambda: srv.kubectl("-n", name, "get", "serviceaccount", "default",
-                                                                 check=False).returncode == 0)
+    srv.create_namespace(name)         # with its default ServiceAccount and kube-root-ca.crt
     return name
 
 
