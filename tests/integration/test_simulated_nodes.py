@@ -217,16 +217,16 @@ def lease_times(c: Cluster) -> dict[str, str]:
 def test_leases_renew_then_go_stale_when_the_agent_dies(cluster: Cluster) -> None:
     wait_until("3 Ready nodes", lambda: ready_nodes(cluster), timeout=60)
     # each node's first heartbeat (within one 10 s period of registering) creates its Lease
-    wait_until("3 leases", lambda: len(lease_times(cluster)) == 3, timeout=15)
+    wait_until("3 leases", lambda: len(lease_times(cluster)) == 3, timeout=45)
     lease = yaml.safe_load(cluster.kubectl("get", "lease", NODES[0], "-n", "kube-node-lease", "-o", "yaml").stdout)
     assert lease["spec"]["holderIdentity"] == NODES[0] and lease["spec"]["leaseDurationSeconds"] == 40
     assert lease["metadata"]["ownerReferences"][0]["kind"] == "Node"
     first = lease_times(cluster)
     assert len(first) == 3
     renewed = wait_until("every lease renewed", lambda: (lambda now: all(now[n] > first[n] for n in NODES) and now)(
-        lease_times(cluster)), timeout=15, every=1.0)
+        lease_times(cluster)), timeout=45, every=1.0)      # 10 s renewals; generous for a loaded machine
     newest = max(datetime.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in renewed.values())
-    assert (datetime.datetime.now(datetime.UTC) - newest).total_seconds() < 12
+    assert (datetime.datetime.now(datetime.UTC) - newest).total_seconds() < 30      # wall-clock renewTime
     assert stop(cluster.agent) == 0, cluster.log()
     stale = lease_times(cluster)
     time.sleep(12)                      # longer than the 10 s renew interval: nothing may move
