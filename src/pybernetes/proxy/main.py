@@ -5,7 +5,9 @@
 
 In the agent the proxy is a supervised task with its own API connections: a crash is logged and the proxy
 restarted (with back-off), never taking the node down, and stopping the agent leaves the rules in place so
-Service traffic keeps flowing while it restarts (the next proxy rewrites the table atomically).
+Service traffic keeps flowing while it restarts (the next proxy rewrites the table atomically; ``python -m
+pybernetes.proxy --cleanup`` removes it). Its table is ``pybernetes`` unless ``PYBERNETES_PROXY_TABLE`` names
+another: a node is one network namespace, but tests may run several agents in the host's.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,6 +31,7 @@ from pybernetes.proxy.servicelb import ServiceLB
 
 log = logging.getLogger(__name__)
 USER_AGENT = "pybernetes-proxy"
+TABLE_ENV = "PYBERNETES_PROXY_TABLE"   # another table name: tests running several agents in one network namespace
 T = TypeVar("T")
 
 
@@ -90,7 +94,7 @@ async def supervise(make: Callable[[], Awaitable[None]], *, name: str = "proxy",
 async def run_beside(agent: Awaitable[T], *, server: str, ca: bytes | None, token: str, node_name: str) -> T:
     """Run the proxy for ``node_name`` while ``agent`` runs; return the agent's result."""
     client = Client(ClientConfig(server=server, ca_pem=ca, token=token, user_agent=USER_AGENT), limit=8)
-    config = ProxyConfig(node_name=node_name)
+    config = ProxyConfig(node_name=node_name, table=os.environ.get(TABLE_ENV) or "pybernetes")
     task = asyncio.create_task(supervise(lambda: run_proxy(client=client, config=config)), name="kube-proxy")
     try:
         return await agent
