@@ -254,8 +254,21 @@ async def run_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def raise_open_file_limit() -> None:
+    """Raise the soft open-file limit to the hard one, as Go programs do at start: an API server with a thousand
+    watchers, or an agent with many pods, needs more than the usual default of 1,024."""
+    import resource
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    raise_open_file_limit()
     setup_logging(args.log_level)
     if args.command == "shim":              # before uvloop: the shim reaps children with its own SIGCHLD handler
         from pybernetes.kubelet.runtime.oci.shimapi import main as run_shim
