@@ -80,6 +80,8 @@ OTHERS = (
      ["bench.scheduler_throughput", "--uvloop", "--runs", "1", "--nodes", "500", "--pods", "1000"], 300, False),
     ("Container start (bench/oci_start.py)", ["bench.oci_start", "--n", "20"], ["bench.oci_start", "--n", "5"],
      300, True),
+    ("Pod start-up on a real node, issue 4 (bench/pod_startup.py)", ["bench.pod_startup"],
+     ["bench.pod_startup", "--quick"], 900, True),
 )
 
 
