@@ -25,8 +25,17 @@ from pathlib import Path
 import pytest
 
 SERVER = textwrap.dedent("""
-    import socket, sys
+    import socket, sys, threading
     name, port = sys.argv[1], int(sys.argv[2])
+
+    def udp():
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("0.0.0.0", port))
+        while True:
+            _, addr = u.recvfrom(2048)
+            u.sendto(f"{name} {addr[0]}".encode(), addr)
+
+    threading.Thread(target=udp, daemon=True).start()
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", port))
@@ -59,6 +68,23 @@ CLIENT = textwrap.dedent("""
             print(data.split(b"\\r\\n\\r\\n", 1)[-1].decode().strip(), flush=True)
         except ConnectionRefusedError:
             print("REFUSED", flush=True)
+        except (TimeoutError, socket.timeout):
+            print("TIMEOUT", flush=True)
+        except OSError as e:
+            print(f"ERROR {e.errno}", flush=True)
+""")
+
+UDP_CLIENT = textwrap.dedent("""
+    import socket, sys
+    host, port, n, sport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    u.bind(("0.0.0.0", sport))
+    u.settimeout(0.5)
+    for _ in range(n):
+        u.sendto(b"hi", (host, port))
+        try:
+            print(u.recvfrom(2048)[0].decode(), flush=True)
         except (TimeoutError, socket.timeout):
             print("TIMEOUT", flush=True)
         except OSError as e:
@@ -124,6 +150,7 @@ class Lab:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "server.py").write_text(SERVER)
         (self.workdir / "client.py").write_text(CLIENT)
+        (self.workdir / "udp_client.py").write_text(UDP_CLIENT)
         sh("ip", "link", "add", self.bridge, "type", "bridge")
         sh("ip", "addr", "add", f"{self.gateway}/24", "dev", self.bridge)
         sh("ip", "link", "set", self.bridge, "up")
@@ -162,6 +189,13 @@ class Lab:
         p = subprocess.run(["ip", "netns", "exec", self.pods[pod].netns, sys.executable,
                             str(self.workdir / "client.py"), host, str(port), str(n), str(timeout)],
                            capture_output=True, text=True, timeout=n * (timeout + 1) + 10)
+        return p.stdout.splitlines()
+
+    def udp(self, pod: str, host: str, port: int, n: int = 1, *, sport: int = 40053) -> list[str]:
+        """``n`` UDP requests from inside a pod, all from the same source port (one conntrack flow)."""
+        p = subprocess.run(["ip", "netns", "exec", self.pods[pod].netns, sys.executable,
+                            str(self.workdir / "udp_client.py"), host, str(port), str(n), str(sport)],
+                           capture_output=True, text=True, timeout=n + 10)
         return p.stdout.splitlines()
 
     def get_from_host(self, host: str, port: int, *, timeout: float = 2) -> str:

@@ -4,7 +4,8 @@ Services and EndpointSlices created through the API.
 
 Checked: ClusterIP balancing (from a pod and from the host), NodePorts on 127.0.0.1 and the node address,
 endpoint removal taking effect within a second, ClientIP affinity, hairpin (a pod through its own Service,
-masqueraded), rejection without endpoints, the ``kubernetes`` Service reaching the API server, LoadBalancer
+masqueraded), rejection without endpoints, a UDP flow following its moved endpoint (stale conntrack cleared),
+the ``kubernetes`` Service reaching the API server, LoadBalancer
 ingress IPs, headless/ExternalName Services left alone, a restarted proxy converging (stale rules gone), and
 NetworkPolicy: default deny blocks, an allow rule lets through, labels changing take effect.
 
@@ -65,9 +66,9 @@ class Env:
 
 
 def service(name: str, *, port: int = 80, type_: str = "ClusterIP", **spec: Any) -> Obj:
+    ports = spec.pop("ports", [{"name": "http", "port": port, "targetPort": 8080, "protocol": "TCP"}])
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"type": type_, "ports": [{"name": "http", "port": port, "targetPort": 8080, "protocol": "TCP"}],
-                     **spec}}
+            "spec": {"type": type_, "ports": ports, **spec}}
 
 
 def endpoint_slice(svc: str, *ips: str, name: str = "") -> Obj:
@@ -236,6 +237,24 @@ def test_a_restarted_proxy_converges(env: Env) -> None:
     table = subprocess.run(["nft", "list", "table", "ip", env.proxy.table], capture_output=True, text=True).stdout
     assert "stale-junk" not in table and "default/goes/" not in table
     assert env.lab.get_from_host(stays, 80).startswith("a ")
+
+
+def test_a_udp_flow_follows_its_moved_endpoint(env: Env) -> None:
+    """A client keeping its source port (as DNS resolvers do) is one conntrack flow: without clearing it, the
+    flow would stick to the endpoint it was first sent to."""
+    lab = env.lab
+    udp = service("dns", port=53, ports=[{"name": "dns", "port": 53, "targetPort": 8080, "protocol": "UDP"}])
+    sl = endpoint_slice("dns", lab.pods["a"].ip)
+    sl["ports"] = [{"name": "dns", "port": 8080, "protocol": "UDP"}]
+    env.apply(udp, sl)
+    ip = env.cluster_ip("dns")
+    env.wait(lambda: lab.udp("c", ip, 53, 1, sport=40100)[0].startswith("a "), what="the UDP Service")
+    sl["endpoints"][0]["addresses"] = [lab.pods["b"].ip]
+    env.apply(sl)
+    start = time.monotonic()
+    env.wait(lambda: lab.udp("c", ip, 53, 1, sport=40100)[0].startswith("b "), timeout=5,
+             what="the flow to reach the new endpoint")
+    assert time.monotonic() - start < 2
 
 
 def pod_object(name: str, ip: str, **labels: str) -> Obj:

@@ -19,11 +19,12 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pybernetes.client.informers import InformerFactory
 from pybernetes.client.rest import Client, ClientConfig
 from pybernetes.proxy import host
+from pybernetes.proxy.conntrack import Cleaner, udp_frontends
 from pybernetes.proxy.healthcheck import HealthServers, health_checks
 from pybernetes.proxy.proxier import Proxier, ProxyConfig
 from pybernetes.proxy.runner import NftError, Runner, default_runner
@@ -37,8 +38,8 @@ T = TypeVar("T")
 
 async def run_proxy(*, client: Client, config: ProxyConfig, runner: Runner | None = None, servicelb: bool = True,
                     health: bool = True, prepare_host: bool = True) -> None:
-    """The proxy until cancelled: informers, the sync loop, the LoadBalancer status controller and the
-    health-check servers."""
+    """The proxy until cancelled: informers, the sync loop, the LoadBalancer status controller, the
+    health-check servers and the clean-up of stale UDP flows."""
     if prepare_host:
         await asyncio.to_thread(host.prepare)
     informers = InformerFactory(client)
@@ -47,6 +48,7 @@ async def run_proxy(*, client: Client, config: ProxyConfig, runner: Runner | Non
                       on_synced=lambda _p: changed.set())
     lb = ServiceLB(client=client, services=proxier.services, nodes=proxier.nodes) if servicelb else None
     servers = HealthServers() if health else None
+    cleaner = Cleaner()
     informers.start()
 
     async def synced() -> None:
@@ -54,22 +56,25 @@ async def run_proxy(*, client: Client, config: ProxyConfig, runner: Runner | Non
                              proxier.nodes.synced.wait())
         log.info("proxy informers synced", extra={"node": config.node_name, "table": config.table})
 
-    async def serve_health() -> None:
-        assert servers is not None
+    def slices_of(key: str) -> list[dict[str, Any]]:
+        return proxier.slices.by_index("service", key)
+
+    async def after_syncs() -> None:
+        """Work that follows committed rules: health-check servers, stale UDP flows."""
         while True:
             await changed.wait()
             changed.clear()
-            await servers.sync(health_checks(proxier.services.list(),
-                                             lambda key: proxier.slices.by_index("service", key),
-                                             node=config.node_name))
+            if servers is not None:
+                await servers.sync(health_checks(proxier.services.list(), slices_of, node=config.node_name))
+            if proxier.udp_changed:
+                await cleaner.clean(udp_frontends(proxier.services.list(), slices_of))
 
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(proxier.run(synced), name="proxy-sync")
             if lb is not None:
                 tg.create_task(lb.run(), name="proxy-servicelb")
-            if servers is not None:
-                tg.create_task(serve_health(), name="proxy-healthcheck")
+            tg.create_task(after_syncs(), name="proxy-after-sync")
     finally:
         if servers is not None:
             await asyncio.shield(servers.close())

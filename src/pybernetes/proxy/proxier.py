@@ -79,6 +79,7 @@ class Proxier:
             self.namespaces = informers.informer(NAMESPACES)
         self.stats = SyncStats()
         self.applied: dict[str, nft.Fragment] = {}
+        self.udp_changed = False               # the last sync changed a UDP Service (stale conntrack flows)
         self._dirty: set[str] = set()
         self._node_dirty = True
         self._np_dirty = True
@@ -202,8 +203,10 @@ class Proxier:
         if self._full:
             new_applied = self.desired()
             script: str | None = nft.render_table(self.config.table, new_applied.values(), comment=TABLE_COMMENT)
+            udp = any(_has_udp(f) for f in new_applied.values())
         else:
             new_applied, changes = self._changes(dirty, node_dirty=node_dirty, np_dirty=np_dirty)
+            udp = any(_has_udp(old) or _has_udp(new) for old, new in changes)
             script = nft.plan(self.config.table, changes)
             if script is None:
                 new_applied = self.desired()
@@ -222,6 +225,7 @@ class Proxier:
             self.stats.full_syncs += 1
         self._full = False
         self.applied = new_applied
+        self.udp_changed = udp
         now = time.monotonic()
         self.stats.syncs += 1
         self.stats.last_duration = now - start
@@ -304,6 +308,11 @@ class Proxier:
             await self.clock.sleep(backoff)
             backoff = min(backoff * 2, self.config.retry_max)
             self._kick.set()
+
+
+def _has_udp(frag: nft.Fragment | None) -> bool:
+    """The fragment captures UDP traffic (its map keys name the protocol: ``ip . udp . port``, ``udp . port``)."""
+    return frag is not None and any(" udp " in f" {key} " for _m, key in frag.elements)
 
 
 def _slice_service(sl: Obj) -> list[str]:

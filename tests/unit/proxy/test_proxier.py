@@ -276,3 +276,21 @@ async def test_run_retries_and_rewrites_a_table_someone_removed(h: Harness) -> N
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_udp_changes_are_flagged_for_conntrack_cleanup(h: Harness) -> None:
+    await h.client.create(SERVICES, service("web", "10.43.0.10"), "default")
+    dns = service("dns", "10.43.0.53")
+    dns["spec"]["ports"] = [{"name": "http", "port": 53, "protocol": "UDP"}]
+    await h.client.create(SERVICES, dns, "default")
+    p, _ = await started(h)
+    await synced(h, p)
+    assert p.udp_changed                                             # a full sync with a UDP Service
+    await h.client.create(ENDPOINTSLICES, endpoint_slice("web", "10.42.0.5"), "default")
+    await synced(h, p)
+    assert not p.udp_changed
+    sl = endpoint_slice("dns", "10.42.0.9")
+    sl["ports"][0]["protocol"] = "UDP"
+    await h.client.create(ENDPOINTSLICES, sl, "default")
+    await synced(h, p)
+    assert p.udp_changed
