@@ -10,7 +10,8 @@ only those:
   address and, unlike upstream's nftables mode, 127.0.0.1 (``route_localnet``, as its iptables mode) —
   ``meta l4proto . th dport`` in ``service-nodeports``;
 - a Service port's ``service-…`` chain (Cluster policy) or ``local-…`` chain (Local policy: this node's
-  endpoints only) picks an endpoint with ``numgen random mod N vmap``, after the ClientIP affinity sets;
+  endpoints only) picks an endpoint with ``numgen random mod N vmap`` (a lone endpoint directly), after the
+  ClientIP affinity sets;
   ``external-…`` handles NodePort/LoadBalancer/externalIP traffic (masquerade unless externalTrafficPolicy is
   Local; pod and host traffic short-circuit to the Cluster chain as upstream);
 - an ``endpoint-…`` chain masquerades hairpin traffic (the endpoint reaching itself), records affinity, and
@@ -271,6 +272,9 @@ def _lb_rules(b: _Builder, sp: ServicePort, chain: str, eps: tuple[Endpoint, ...
         for ep in eps:
             base = _ep_base(sp, ep)
             b.rule(chain, f"ip saddr @affinity-{base} goto endpoint-{base}")
+    if len(eps) == 1:                  # what ``numgen random mod 1`` would pick, without an anonymous map per
+        b.rule(chain, f"goto endpoint-{_ep_base(sp, eps[0])}")      # Service that every nft call lists
+        return
     picks = ", ".join(f"{i} : goto endpoint-{_ep_base(sp, ep)}" for i, ep in enumerate(eps))
     b.rule(chain, f"numgen random mod {len(eps)} vmap {{ {picks} }}")
 

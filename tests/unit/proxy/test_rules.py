@@ -168,7 +168,7 @@ def test_nodeport_masquerades_external_traffic() -> None:
     assert golden(rules.service_fragment(svc, [slice_(ep("10.42.0.5"))], node="n1")) == [
         "service-ns/web/tcp/http:",
         "  ip daddr 10.43.0.10 tcp dport 80 ip saddr != @cluster-cidrs jump mark-for-masquerade",
-        "  numgen random mod 1 vmap { 0 : goto endpoint-ns/web/tcp/http__10.42.0.5/8080 }",
+        "  goto endpoint-ns/web/tcp/http__10.42.0.5/8080",
         "external-ns/web/tcp/http:",
         "  jump mark-for-masquerade",
         "  goto service-ns/web/tcp/http",
@@ -192,7 +192,7 @@ def test_external_policy_local_without_local_endpoints_drops_outside_traffic_onl
     assert golden(rules.service_fragment(svc, [slice_(ep("10.42.1.6", node="n2"))], node="n1")) == [
         "service-ns/web/tcp/http:",
         "  ip daddr 10.43.0.10 tcp dport 80 ip saddr != @cluster-cidrs jump mark-for-masquerade",
-        "  numgen random mod 1 vmap { 0 : goto endpoint-ns/web/tcp/http__10.42.1.6/8080 }",
+        "  goto endpoint-ns/web/tcp/http__10.42.1.6/8080",
         "external-ns/web/tcp/http:",
         "  ip saddr @cluster-cidrs goto service-ns/web/tcp/http",          # pods: as if via an outside balancer
         "  fib saddr type local jump mark-for-masquerade",                 # the node itself
@@ -212,7 +212,7 @@ def test_external_policy_local_keeps_the_source_and_uses_local_endpoints() -> No
     lines = golden(frag)
     assert lines[lines.index("external-ns/web/tcp/http:") + 4] == "  goto local-ns/web/tcp/http"
     assert lines[lines.index("local-ns/web/tcp/http:") + 1] == \
-        "  numgen random mod 1 vmap { 0 : goto endpoint-ns/web/tcp/http__10.42.0.5/8080 }"
+        "  goto endpoint-ns/web/tcp/http__10.42.0.5/8080"
     assert "  jump mark-for-masquerade" not in lines
 
 
@@ -223,7 +223,7 @@ def test_internal_policy_local() -> None:
     assert golden(rules.service_fragment(svc, [slice_(ep("10.42.0.5"), ep("10.42.1.6", node="n2"))], node="n1")) == [
         "local-ns/web/tcp/http:",
         "  ip daddr 10.43.0.10 tcp dport 80 ip saddr != @cluster-cidrs jump mark-for-masquerade",
-        "  numgen random mod 1 vmap { 0 : goto endpoint-ns/web/tcp/http__10.42.0.5/8080 }",
+        "  goto endpoint-ns/web/tcp/http__10.42.0.5/8080",
         "endpoint-ns/web/tcp/http__10.42.0.5/8080:",
         "  ip saddr 10.42.0.5 jump mark-for-masquerade",
         "  meta l4proto tcp dnat to 10.42.0.5:8080",
@@ -236,7 +236,7 @@ def test_session_affinity_sets_and_rules() -> None:
         "service-ns/web/tcp/http:",
         "  ip daddr 10.43.0.10 tcp dport 80 ip saddr != @cluster-cidrs jump mark-for-masquerade",
         "  ip saddr @affinity-ns/web/tcp/http__10.42.0.5/8080 goto endpoint-ns/web/tcp/http__10.42.0.5/8080",
-        "  numgen random mod 1 vmap { 0 : goto endpoint-ns/web/tcp/http__10.42.0.5/8080 }",
+        "  goto endpoint-ns/web/tcp/http__10.42.0.5/8080",
         "endpoint-ns/web/tcp/http__10.42.0.5/8080:",
         "  ip saddr 10.42.0.5 jump mark-for-masquerade",
         "  update @affinity-ns/web/tcp/http__10.42.0.5/8080 { ip saddr }",
