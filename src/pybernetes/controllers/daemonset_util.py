@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pybernetes.api.meta import is_being_deleted, labels_of, name_of, parse_time
+from pybernetes.api.nodeaffinity import node_view, required_node_affinity
 from pybernetes.controllers.deployment_util import scaled_value
 from pybernetes.controllers.history import REVISION_LABEL
 from pybernetes.controllers.nodelifecycle import tolerates
-from pybernetes.controllers.persistentvolume import node_matches_term
 from pybernetes.controllers.pods import is_pod_available, is_pod_ready
 
 Obj = dict[str, Any]
@@ -125,17 +125,8 @@ def is_pod_updated(pod: Obj, hash_: str, generation: int | None) -> bool:
 
 
 def _matches_node(template_spec: Obj, node: Obj) -> bool:
-    """``nodeSelector`` and required node affinity (terms ORed; a term with no requirement matches nothing)."""
-    labels = labels_of(node)
-    for k, v in (template_spec.get("nodeSelector") or {}).items():
-        if labels.get(k) != v:
-            return False
-    required = ((template_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution")
-    if required is None:
-        return True
-    return any((t.get("matchExpressions") or t.get("matchFields")) and node_matches_term(node, t)
-               for t in required.get("nodeSelectorTerms") or ())
+    """``nodeSelector`` and required node affinity, as the scheduler matches them (``GetRequiredNodeAffinity``)."""
+    return required_node_affinity({"spec": template_spec}).matches(node_view(node))
 
 
 def should_run(node: Obj, ds: Obj) -> tuple[bool, bool]:

@@ -28,6 +28,8 @@ import logging
 from typing import Any
 
 from pybernetes.api.meta import key_of
+from pybernetes.api.nodeaffinity import node_matches_term as node_matches_term  # re-exported: callers used it here
+from pybernetes.api.nodeaffinity import node_view, terms_allow, volume_node_terms
 from pybernetes.api.quantity import parse_quantity
 from pybernetes.api.selectors import label_selector_from_dict
 from pybernetes.client.resources import NODES, PODS, PVCS, PVS, STORAGECLASSES
@@ -78,32 +80,9 @@ def is_bound_to(pv: Obj, pvc: Obj) -> bool:
     return not ref.get("uid") or ref.get("uid") == meta.get("uid")
 
 
-def node_matches_term(node: Obj, term: Obj) -> bool:
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    fields = {"metadata.name": (node.get("metadata") or {}).get("name", "")}
-    for exprs, values in ((term.get("matchExpressions") or (), labels), (term.get("matchFields") or (), fields)):
-        for e in exprs:
-            key, op, vals = e.get("key", ""), e.get("operator"), e.get("values") or []
-            have = values.get(key)
-            if (op == "In" and have not in vals) or (op == "NotIn" and have in vals):
-                return False
-            if (op == "Exists" and have is None) or (op == "DoesNotExist" and have is not None):
-                return False
-            if op in ("Gt", "Lt"):
-                try:
-                    a, b = int(have or ""), int(vals[0])
-                except (ValueError, IndexError):
-                    return False
-                if (op == "Gt" and not a > b) or (op == "Lt" and not a < b):
-                    return False
-    return True
-
-
 def node_affinity_allows(pv: Obj, node: Obj) -> bool:
-    required = ((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required")
-    if not required:
-        return True
-    return any(node_matches_term(node, t) for t in required.get("nodeSelectorTerms") or ())
+    """Upstream ``CheckNodeAffinity``: the volume's required node affinity admits the node (no affinity: any)."""
+    return terms_allow(volume_node_terms(pv), node_view(node))
 
 
 def find_best_volume(pvc: Obj, volumes: list[Obj], *, node: Obj | None, delay_binding: bool) -> Obj | None:

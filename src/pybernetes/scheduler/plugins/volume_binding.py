@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pybernetes.api.nodeaffinity import NodeSelectorTerm, terms_allow, volume_node_terms
 from pybernetes.api.quantity import parse_quantity
 from pybernetes.client.rest import APIStatusError
 from pybernetes.scheduler.framework import (
@@ -30,7 +31,6 @@ from pybernetes.scheduler.framework import (
     as_error,
     unresolvable,
 )
-from pybernetes.scheduler.plugins.node_affinity import NodeSelectorTerm, parse_term
 
 Obj = dict[str, Any]
 NAME = "VolumeBinding"
@@ -58,18 +58,6 @@ def claim_names(pod: Obj) -> list[str]:
         elif v.get("ephemeral") is not None:
             out.append(f"{meta.get('name', '')}-{v.get('name', '')}")
     return out
-
-
-def volume_terms(pv: Obj) -> tuple[NodeSelectorTerm, ...] | None:
-    """The PV's required node affinity terms (None: no restriction)."""
-    req = (((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required"))
-    if req is None:
-        return None
-    return tuple(parse_term(t) for t in req.get("nodeSelectorTerms") or ())
-
-
-def terms_allow(terms: tuple[NodeSelectorTerm, ...] | None, node: Any) -> bool:
-    return terms is None or any(t.matches(node) for t in terms)
 
 
 def topology_allows(sc: Obj, node: Any) -> bool:
@@ -148,7 +136,7 @@ class VolumeBinding:
                 if pv is None:
                     st.missing_pv = True
                 else:
-                    st.bound.append(volume_terms(pv))
+                    st.bound.append(volume_node_terms(pv))
                 continue
             sc = self._class(pvc)
             if sc is None or sc.get("volumeBindingMode") != "WaitForFirstConsumer":
@@ -174,7 +162,7 @@ class VolumeBinding:
     def _can_bind_on(self, pvc: Obj, sc: Obj, node: Any) -> bool:
         class_name = (sc.get("metadata") or {}).get("name") or ""
         for pv in self.handle.listers.pvs():
-            if volume_fits_claim(pv, pvc, class_name) and terms_allow(volume_terms(pv), node):
+            if volume_fits_claim(pv, pvc, class_name) and terms_allow(volume_node_terms(pv), node):
                 return True
         return sc.get("provisioner") != NO_PROVISIONER and topology_allows(sc, node)
 
