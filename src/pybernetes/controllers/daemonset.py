@@ -43,8 +43,8 @@ from pybernetes.controllers.controller_ref import (
     new_controller_ref,
     recheck_owner,
 )
-from pybernetes.controllers.deployment_util import compute_hash
 from pybernetes.controllers.expectations import Expectations
+from pybernetes.controllers.hashing import compute_hash
 from pybernetes.controllers.history import REVISION_LABEL, History, raw, revision_of, template_patch
 from pybernetes.controllers.pods import pod_from_template, slow_start_batch
 

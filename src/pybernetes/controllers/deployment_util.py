@@ -9,14 +9,12 @@ helpers mutate the dict they are given and say whether anything changed, as upst
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from pybernetes.api.meta import annotations_of, format_rfc3339, name_of, parse_time, uid_of
+from pybernetes.controllers.hashing import compute_hash as compute_hash  # re-exported: deployment uses du.compute_hash
 
 Obj = dict[str, Any]
 
@@ -43,8 +41,6 @@ PAUSED = "DeploymentPaused"
 RESUMED = "DeploymentResumed"
 MIN_AVAILABLE = "MinimumReplicasAvailable"
 MIN_UNAVAILABLE = "MinimumReplicasUnavailable"
-
-_SAFE_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -360,23 +356,6 @@ def total_replicas(rss: Iterable[Obj | None]) -> int:
 
 def total_status(rss: Iterable[Obj | None], field: str) -> int:
     return sum(status_int(rs, field) for rs in rss if rs is not None)
-
-
-def compute_hash(template: Obj, collision_count: int | None) -> str:
-    """The ``pod-template-hash``: FNV-32a of the template (plus the collision count's 8 little-endian bytes, as
-    upstream ``ComputeHash``), printed in decimal and mapped onto upstream's safe alphabet (no vowels, no 0/1/3).
-
-    Upstream feeds the hasher a spew dump of the Go struct; we feed canonical JSON (sorted keys). The value is
-    stable for a given template, which is all the controller needs: the new ReplicaSet is found by comparing
-    templates, never by hash.
-    """
-    h = 0x811C9DC5
-    data = orjson.dumps(template, option=orjson.OPT_SORT_KEYS)
-    if collision_count is not None:
-        data += struct.pack("<I", collision_count & 0xFFFFFFFF) + b"\0\0\0\0"
-    for b in data:
-        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
-    return "".join(_SAFE_ALPHANUMS[ord(c) % len(_SAFE_ALPHANUMS)] for c in str(h))
 
 
 def new_rs_new_replicas(d: Obj, all_rss: Sequence[Obj | None], new_rs: Obj) -> int:

@@ -24,13 +24,13 @@ from pybernetes.client.informer import Informer
 from pybernetes.client.resources import CONTROLLERREVISIONS
 from pybernetes.client.rest import APIStatusError, is_already_exists, is_conflict, is_not_found
 from pybernetes.controllers.controller_ref import new_controller_ref
+from pybernetes.controllers.hashing import fnv32, safe_encode
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 HASH_LABEL = "controller.kubernetes.io/hash"          # ControllerRevisionHashLabel: the hash of a revision's data
 REVISION_LABEL = "controller-revision-hash"            # apps/v1 ControllerRevisionHashLabelKey, on pods
-_SAFE = "bcdfghjklmnpqrstvwxz2456789"                  # rand.SafeEncodeString: no vowels, no 0/1/3
 _GO_ESCAPES = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"),
                ("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), b"\\u2029"))
 MAX_CREATE_ATTEMPTS = 50
@@ -53,18 +53,6 @@ def raw(data: Any) -> bytes:
         if plain in out:
             out = out.replace(plain, escaped)
     return out
-
-
-def fnv32(data: bytes) -> int:
-    """FNV-1 (not 1a), 32 bits: Go's ``hash/fnv.New32``."""
-    h = 0x811C9DC5
-    for b in data:
-        h = ((h * 0x01000193) & 0xFFFFFFFF) ^ b
-    return h
-
-
-def safe_encode(s: str) -> str:
-    return "".join(_SAFE[ord(c) % len(_SAFE)] for c in s)
 
 
 def hash_revision(data: Any, probe: int | None) -> str:
