@@ -184,3 +184,53 @@ def _plan(table: str, changes: Iterable[tuple[Fragment | None, Fragment | None]]
 def quote(text: str) -> str:
     """A string literal for nft comments (no quotes or backslashes inside, as nft has no escapes)."""
     return '"' + text.replace('"', "'").replace("\\", "/")[:128] + '"'
+
+
+class Claims:
+    """One owner per shared-map element: two Services may both ask for ``192.0.2.9 . tcp . 80`` (externalIPs are
+    not allocated) and two pod objects may briefly share an IP; a map holds each key once, and a transaction
+    adding it twice fails whole. The owner is the smallest fragment key that wants the element; the others'
+    *effective* fragments leave it out, and get it when the owner lets it go."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, Fragment] = {}
+        self.wanted: dict[tuple[str, str], set[str]] = {}
+
+    def update(self, key: str, frag: Fragment | None) -> set[str]:
+        """Record ``key``'s fragment as computed; returns the *other* fragment keys whose effective fragment may
+        have changed with it (those sharing an element with its old or new version)."""
+        touched: list[tuple[str, str]] = []
+        old = self.raw.pop(key, None)
+        if old is not None:
+            for ek in old.elements:
+                owners = self.wanted.get(ek)
+                if owners is not None:
+                    owners.discard(key)
+                    if not owners:
+                        del self.wanted[ek]
+                    else:
+                        touched.append(ek)
+        if frag is not None:
+            self.raw[key] = frag
+            for ek in frag.elements:
+                owners = self.wanted.setdefault(ek, set())
+                owners.add(key)
+                if len(owners) > 1:
+                    touched.append(ek)
+        affected: set[str] = set()
+        for ek in touched:
+            affected.update(self.wanted.get(ek, ()))
+        affected.discard(key)
+        return affected
+
+    def effective(self, key: str) -> Fragment | None:
+        frag = self.raw.get(key)
+        if frag is None:
+            return None
+        if all(len(self.wanted[ek]) == 1 for ek in frag.elements):
+            return frag
+        return Fragment(chains=frag.chains, sets=frag.sets,
+                        elements={ek: v for ek, v in frag.elements.items() if min(self.wanted[ek]) == key})
+
+    def contested(self) -> list[tuple[str, str]]:
+        return sorted(ek for ek, owners in self.wanted.items() if len(owners) > 1)

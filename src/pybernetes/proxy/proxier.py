@@ -80,6 +80,8 @@ class Proxier:
         self.stats = SyncStats()
         self.applied: dict[str, nft.Fragment] = {}
         self.udp_changed = False               # the last sync changed a UDP Service (stale conntrack flows)
+        self.claims = nft.Claims()             # who owns each shared-map element
+        self._contested: list[tuple[str, str]] = []
         self._dirty: set[str] = set()
         self._node_dirty = True
         self._np_dirty = True
@@ -180,8 +182,8 @@ class Proxier:
         frags[NP_BASE] = netpol.base_fragment()
         return frags
 
-    def desired(self) -> dict[str, nft.Fragment]:
-        """Every fragment, from the caches."""
+    def desired_raw(self) -> dict[str, nft.Fragment]:
+        """Every fragment as computed from the caches (shared-map elements not yet given to one owner)."""
         out: dict[str, nft.Fragment] = {BASE: self.base_fragment()}
         for key in self.services.store:
             frag = self.service_fragment(key)
@@ -189,6 +191,14 @@ class Proxier:
                 out[f"svc:{key}"] = frag
         out.update(self.policy_fragments())
         return out
+
+    def desired(self, claims: nft.Claims | None = None) -> dict[str, nft.Fragment]:
+        """Every fragment as it goes into the table (``claims`` records the element owners)."""
+        claims = claims if claims is not None else nft.Claims()
+        raw = self.desired_raw()
+        for key, frag in raw.items():
+            claims.update(key, frag)
+        return {key: eff for key in raw if (eff := claims.effective(key)) is not None}
 
     # ------------------------------------------------------------------------------------------ syncing
     async def sync(self) -> bool:
@@ -200,18 +210,22 @@ class Proxier:
         first, self._first_change = self._first_change, None
         start = time.monotonic()
         new_applied: dict[str, nft.Fragment]
-        if self._full:
-            new_applied = self.desired()
-            script: str | None = nft.render_table(self.config.table, new_applied.values(), comment=TABLE_COMMENT)
-            udp = any(_has_udp(f) for f in new_applied.values())
-        else:
+        if not self._full:
             new_applied, changes = self._changes(dirty, node_dirty=node_dirty, np_dirty=np_dirty)
             udp = any(_has_udp(old) or _has_udp(new) for old, new in changes)
-            script = nft.plan(self.config.table, changes)
-            if script is None:
-                new_applied = self.desired()
-                script = nft.render_table(self.config.table, new_applied.values(), comment=TABLE_COMMENT)
-                self._full = True
+            script: str | None = nft.plan(self.config.table, changes)
+            self._full = script is None
+        if self._full:
+            self.claims = nft.Claims()
+            new_applied = self.desired(self.claims)
+            script = nft.render_table(self.config.table, new_applied.values(), comment=TABLE_COMMENT)
+            udp = any(_has_udp(f) for f in new_applied.values())
+        contested = self.claims.contested()
+        if contested != self._contested:
+            self._contested = contested
+            if contested:
+                log.warning("several objects want the same map keys; the first by name gets them",
+                            extra={"table": self.config.table, "keys": [f"{m}[{k}]" for m, k in contested[:20]]})
         try:
             if script:
                 await self.runner.apply(script)
@@ -244,6 +258,21 @@ class Proxier:
                  ) -> tuple[dict[str, nft.Fragment], list[tuple[nft.Fragment | None, nft.Fragment | None]]]:
         applied = dict(self.applied)
         changes: list[tuple[nft.Fragment | None, nft.Fragment | None]] = []
+        raw: dict[str, nft.Fragment | None] = {}
+        if node_dirty:
+            raw[BASE] = self.base_fragment()
+        for key in dirty:
+            raw[f"svc:{key}"] = self.service_fragment(key)
+        if np_dirty:
+            frags = self.policy_fragments()
+            raw.update((k, None) for k in self.claims.raw if (k.startswith("np:") or k == NP_BASE) and k not in frags)
+            raw.update(frags)
+        affected: set[str] = set()
+        for key, frag in raw.items():
+            if self.claims.raw.get(key) == frag:
+                continue
+            affected |= self.claims.update(key, frag)
+            affected.add(key)
 
         def put(key: str, frag: nft.Fragment | None) -> None:
             old = applied.get(key)
@@ -255,16 +284,8 @@ class Proxier:
             else:
                 applied[key] = frag
 
-        if node_dirty:
-            put(BASE, self.base_fragment())
-        for key in dirty:
-            put(f"svc:{key}", self.service_fragment(key))
-        if np_dirty:
-            frags = self.policy_fragments()
-            for key in [k for k in applied if k.startswith("np:") and k not in frags]:
-                put(key, None)
-            for key, frag in frags.items():
-                put(key, frag)
+        for key in sorted(affected):
+            put(key, self.claims.effective(key))
         return applied, changes
 
     async def table_exists(self) -> bool:

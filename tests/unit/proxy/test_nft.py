@@ -130,3 +130,18 @@ def test_a_new_base_chain_is_declared_with_its_hook() -> None:
     assert plan("t", [(None, BASE)]).splitlines()[:2] == [
         "add map ip t vips { type ipv4_addr : verdict; }",
         "add chain ip t pre { type nat hook prerouting priority -100; policy accept; }"]
+
+
+def test_claims_give_a_contested_element_to_the_smallest_key_and_hand_it_over() -> None:
+    from pybernetes.proxy.nft import Claims
+    a = Fragment(elements={("vips", "1.1.1.1"): "goto a", ("vips", "2.2.2.2"): "goto a"})
+    b = Fragment(elements={("vips", "1.1.1.1"): "goto b"})
+    c = Claims()
+    assert c.update("svc:b", b) == set()
+    assert c.effective("svc:b") is b                                 # uncontested: the fragment itself
+    assert c.update("svc:a", a) == {"svc:b"}                         # b may lose its element
+    assert c.effective("svc:a") == a
+    assert c.effective("svc:b") == Fragment()
+    assert c.contested() == [("vips", "1.1.1.1")]
+    assert c.update("svc:a", None) == {"svc:b"}                      # a goes: b gets the element back
+    assert c.effective("svc:b") == b and c.effective("svc:a") is None and c.contested() == []

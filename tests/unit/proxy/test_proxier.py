@@ -294,3 +294,18 @@ async def test_udp_changes_are_flagged_for_conntrack_cleanup(h: Harness) -> None
     await h.client.create(ENDPOINTSLICES, sl, "default")
     await synced(h, p)
     assert p.udp_changed
+
+
+async def test_two_services_wanting_one_external_ip_do_not_break_the_table(h: Harness) -> None:
+    for name in ("a", "b"):
+        await h.client.create(SERVICES, service(name, f"10.43.0.{ord(name)}", externalIPs=["192.0.2.9"]), "default")
+        await h.client.create(ENDPOINTSLICES, endpoint_slice(name, "10.42.0.5"), "default")
+    p, _ = await started(h)
+    script = await synced(h, p)
+    assert script.count("192.0.2.9 . tcp . 80 :") == 1 and "192.0.2.9 . tcp . 80 : goto external-" in script
+    assert p.applied == p.desired()
+    await h.client.delete(SERVICES, "a", "default")                 # the owner goes: b takes the address over
+    script = await synced(h, p)
+    assert "delete element ip pybernetes service-ips { 10.43.0.97 . tcp . 80, 192.0.2.9 . tcp . 80 }" in script
+    assert "192.0.2.9 . tcp . 80 : goto external-" in script.split("add element", 1)[1]
+    assert p.applied == p.desired() and p.claims.contested() == []
