@@ -33,7 +33,7 @@ from typing import Any
 
 from pybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from pybernetes.proxy.nft import Chain, Fragment, SetDecl
-from pybernetes.proxy.rules import hashed
+from pybernetes.proxy.rules import hashed, is_ipv4
 
 Obj = Mapping[str, Any]
 NP_INGRESS = "np-ingress"
@@ -72,8 +72,8 @@ def pod_info(pod: Obj) -> PodInfo | None:
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
     if spec.get("hostNetwork") or status.get("phase") in ("Succeeded", "Failed"):
         return None
-    ips = tuple(p["ip"] for p in status.get("podIPs") or () if ":" not in (p.get("ip") or ":"))
-    if not ips and status.get("podIP") and ":" not in status["podIP"]:
+    ips = tuple(p["ip"] for p in status.get("podIPs") or () if isinstance(p, dict) and is_ipv4(p.get("ip")))
+    if not ips and is_ipv4(status.get("podIP")):
         ips = (status["podIP"],)
     if not ips:
         return None

@@ -323,7 +323,14 @@ class Proxier:
             if self.config.coalesce > 0:
                 await self.clock.sleep(self.config.coalesce)
             self._kick.clear()
-            if await self.sync():
+            try:
+                ok = await self.sync()
+            except Exception:                  # a bug must not stop the loop: rewrite everything, later
+                log.exception("proxy sync failed", extra={"table": self.config.table})
+                self.stats.failures += 1
+                self._full = True
+                ok = False
+            if ok:
                 backoff = self.config.retry_min
                 continue
             await self.clock.sleep(backoff)

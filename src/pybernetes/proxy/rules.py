@@ -128,8 +128,25 @@ class ServicePort:
         return self.internal_local or (self.external_local and self.externally_accessible)
 
 
-def _v4(ip: Any) -> bool:
-    return isinstance(ip, str) and bool(ip) and ":" not in ip
+@lru_cache(maxsize=65536)
+def _ipv4_cached(ip: str) -> bool:
+    try:
+        return str(ipaddress.IPv4Address(ip)) == ip
+    except ValueError:
+        return False
+
+
+def is_ipv4(ip: Any) -> bool:
+    """A canonical IPv4 address: anything else never reaches an nft rule (one bad token fails a transaction)."""
+    return isinstance(ip, str) and _ipv4_cached(ip)
+
+
+def _v4_cidr(cidr: str) -> str | None:
+    try:
+        net = ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError:
+        return None
+    return str(net) if net.version == 4 else None
 
 
 def service_ports(svc: Obj) -> list[ServicePort]:
@@ -141,16 +158,17 @@ def service_ports(svc: Obj) -> list[ServicePort]:
     typ = spec.get("type") or "ClusterIP"
     if typ == "ExternalName":
         return []
-    ips = [ip for ip in (spec.get("clusterIPs") or [spec.get("clusterIP")]) if _v4(ip) and ip != "None"]
+    ips = [ip for ip in (spec.get("clusterIPs") or [spec.get("clusterIP")]) if is_ipv4(ip) and ip != "None"]
     if not ips:
         return []
     lb_ips: tuple[str, ...] = ()
     ranges: tuple[str, ...] = ()
     if typ == "LoadBalancer":
         ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ()
-        lb_ips = tuple(i["ip"] for i in ingress if _v4(i.get("ip")) and i.get("ipMode") in (None, "", "VIP"))
-        ranges = tuple(r.strip() for r in spec.get("loadBalancerSourceRanges") or () if r and ":" not in r)
-    external_ips = tuple(ip for ip in spec.get("externalIPs") or () if _v4(ip))
+        lb_ips = tuple(i["ip"] for i in ingress if is_ipv4(i.get("ip")) and i.get("ipMode") in (None, "", "VIP"))
+        ranges = tuple(c for r in spec.get("loadBalancerSourceRanges") or () if isinstance(r, str)
+                       and (c := _v4_cidr(r)))
+    external_ips = tuple(ip for ip in spec.get("externalIPs") or () if is_ipv4(ip))
     timeout = 0
     if spec.get("sessionAffinity") == "ClientIP":
         cfg = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {})
@@ -200,7 +218,7 @@ def endpoints_for(sp: ServicePort, slices: Iterable[Obj]) -> list[Endpoint]:
             continue
         for ep in sl.get("endpoints") or ():
             addrs = ep.get("addresses") or ()
-            if not addrs or not _v4(addrs[0]):
+            if not addrs or not is_ipv4(addrs[0]):
                 continue
             cond = ep.get("conditions") or {}
             ready = cond.get("ready") is not False

@@ -224,6 +224,7 @@ def test_egress_named_ports_resolve_per_destination() -> None:
     ({"metadata": {"name": "p", "namespace": "ns"}, "spec": {}, "status": {"phase": "Succeeded", "podIP": "10.42.0.5"}},
      None),
     ({"metadata": {"name": "p", "namespace": "ns"}, "spec": {}, "status": {}}, None),
+    ({"metadata": {"name": "p", "namespace": "ns"}, "spec": {}, "status": {"podIP": "10.42.0.999"}}, None),
 ])
 def test_pod_info(pod_obj: Obj, expected: PodInfo | None) -> None:
     assert netpol.pod_info(pod_obj) == expected

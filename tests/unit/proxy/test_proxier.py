@@ -23,9 +23,13 @@ class FakeRunner:
     def __init__(self) -> None:
         self.scripts: list[str] = []
         self.fail_next = 0
+        self.crash_next = 0
         self.tables = {"pybernetes"}
 
     async def apply(self, script: str) -> None:
+        if self.crash_next:
+            self.crash_next -= 1
+            raise RuntimeError("a bug")
         if self.fail_next:
             self.fail_next -= 1
             raise NftError("Error: Could not process rule: No such file or directory")
@@ -309,3 +313,19 @@ async def test_two_services_wanting_one_external_ip_do_not_break_the_table(h: Ha
     assert "delete element ip pybernetes service-ips { 10.43.0.97 . tcp . 80, 192.0.2.9 . tcp . 80 }" in script
     assert "192.0.2.9 . tcp . 80 : goto external-" in script.split("add element", 1)[1]
     assert p.applied == p.desired() and p.claims.contested() == []
+
+
+async def test_run_survives_an_unexpected_error(h: Harness) -> None:
+    runner = FakeRunner()
+    runner.crash_next = 1
+    p = Proxier(config=ProxyConfig(node_name="n1", network_policy=False, coalesce=0, retry_min=0.5), runner=runner,
+                informers=h.informers, clock=h.clock)
+    await h.start()
+    task = asyncio.create_task(p.run(lambda: asyncio.sleep(0)))
+    await until(lambda: p.stats.failures == 1 and h.clock.waiting == 1, "the crash backing off")
+    h.clock.advance(0.5)
+    await until(lambda: len(runner.scripts) == 1, "the retried sync")
+    assert runner.scripts[0].startswith("add table ip pybernetes\ndelete table")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -86,6 +86,15 @@ def test_affinity_and_external_policy(spec: Obj, affinity: int, external_local: 
     assert (sp.affinity_timeout, sp.external_local) == (affinity, external_local)
 
 
+def test_malformed_addresses_never_reach_a_rule() -> None:
+    svc = service(type_="LoadBalancer", externalIPs=["192.0.2.300", "192.0.2.7"], loadBalancerSourceRanges=[
+        "10.0.0.1/8", "nonsense", "fd00::/8"], status={"loadBalancer": {"ingress": [{"ip": "01.2.3.4"}]}})
+    (sp,) = service_ports(svc)
+    assert (sp.external_ips, sp.source_ranges, sp.lb_ips) == (("192.0.2.7",), ("10.0.0.0/8",), ())
+    assert [e.ip for e in endpoints_for(SP, [slice_(ep("10.42.0.300"), ep("10.42.0.5"), ep(" 10.42.0.6"))])] == [
+        "10.42.0.5"]
+
+
 def test_a_nodeport_of_a_clusterip_service_is_ignored() -> None:
     (sp,) = service_ports(service(ports=[{"port": 80, "nodePort": 30000}]))
     assert sp.node_port == 0
