@@ -267,8 +267,8 @@ def _egress_rule(rule: Obj, policy_ns: str, peers: _Peers) -> list[Allow]:
                 number = pod.named_port(name, proto)
                 if number is not None:
                     by_port.setdefault(PortRange(proto, number, number), set()).update(pod.ips)
-        for pr, ips in sorted(by_port.items(), key=lambda kv: _port_key(kv[0])):
-            out.append(Allow(ips=frozenset(ips), ports=(pr,)))
+        for pr, members in sorted(by_port.items(), key=lambda kv: _port_key(kv[0])):
+            out.append(Allow(ips=frozenset(members), ports=(pr,)))
     return out
 
 

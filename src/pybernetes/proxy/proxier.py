@@ -132,7 +132,7 @@ class Proxier:
     def _node_cidrs(self) -> tuple[str, ...]:
         if self.config.cluster_cidrs:
             return tuple(rules.merge_cidrs(self.config.cluster_cidrs))
-        cidrs = []
+        cidrs: list[str] = []
         for node in self.nodes.list():
             spec = node.get("spec") or {}
             cidrs.extend(spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []))
