@@ -21,14 +21,17 @@ Service DNAT, so policies see endpoint addresses; ``br_netfilter`` shows it brid
 accepts established/related packets, then jumps through ``np-ingress`` (destination pod IP → its ingress
 chain) and ``np-egress`` (source pod IP → its egress chain). An isolated pod's chain ``return`` s on each allowed
 match and drops everything else. Only pods on this node get chains: the destination's node enforces ingress
-and the source's node egress, so traffic between nodes is checked once each way.
+and the source's node egress, so traffic between nodes is checked once each way. The pods a peer selects are a
+named set per (policy, rule, peer) shared by every chain using it (:func:`peer_set_fragments`), so pods coming,
+going or being relabelled change set elements in place; chains change only with the policies.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pybernetes.api.selectors import LabelSelector, label_selector_from_dict
@@ -107,6 +110,7 @@ class Allow:
     ips: frozenset[str] | None = None
     block: Block | None = None
     ports: tuple[PortRange, ...] | None = None
+    source: str = field(default="", compare=False)   # policy/rule/peer the ips come from: their named set
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,97 +200,115 @@ def _numeric_port(port: Obj) -> PortRange | None:
     return PortRange(proto, first, max(first, last))
 
 
-def _ingress_rule(rule: Obj, target: PodInfo, policy_ns: str, peers: _Peers) -> list[Allow]:
-    ports: list[PortRange] | None = None
-    if rule.get("ports"):
-        ports = []
-        for port in rule["ports"]:
-            numeric = _numeric_port(port)
-            if numeric is not None:
-                ports.append(numeric)
+def _port_key(p: PortRange) -> tuple[str, int, int]:
+    return (p.protocol, p.first or 0, p.last or 0)
+
+
+class _Compiler:
+    """One compilation: peer selections are computed once per (policy, rule, peer) and shared by every target
+    pod (only named ingress ports depend on the target)."""
+
+    def __init__(self, pods: Sequence[PodInfo], namespaces: Mapping[str, Mapping[str, str]]) -> None:
+        self.peers = _Peers(pods, namespaces)
+        self._selected: dict[str, list[PodInfo]] = {}
+        self._egress: dict[str, list[Allow]] = {}
+
+    def selected(self, source: str, peer: Obj, policy_ns: str) -> list[PodInfo]:
+        got = self._selected.get(source)
+        if got is None:
+            got = self._selected[source] = self.peers.select(peer, policy_ns)
+        return got
+
+    def ingress(self, rule: Obj, target: PodInfo, policy_ns: str, source: str) -> list[Allow]:
+        ports: list[PortRange] | None = None
+        if rule.get("ports"):
+            ports = []
+            for port in rule["ports"]:
+                numeric = _numeric_port(port)
+                if numeric is not None:
+                    ports.append(numeric)
+                    continue
+                proto = (port.get("protocol") or "TCP").lower()
+                resolved = target.named_port(str(port["port"]), proto)
+                if resolved is not None:
+                    ports.append(PortRange(proto, resolved, resolved))
+            if not ports:
+                return []                                 # only named ports the target does not have
+        port_tuple = tuple(sorted(set(ports), key=_port_key)) if ports is not None else None
+        if not rule.get("from"):
+            return [Allow(ports=port_tuple)]
+        out: list[Allow] = []
+        for j, peer in enumerate(rule["from"]):
+            if peer.get("ipBlock") is not None:
+                block = _block(peer["ipBlock"])
+                if block is not None:
+                    out.append(Allow(block=block, ports=port_tuple))
                 continue
-            proto = (port.get("protocol") or "TCP").lower()
-            resolved = target.named_port(str(port["port"]), proto)
-            if resolved is not None:
-                ports.append(PortRange(proto, resolved, resolved))
-        if not ports:
-            return []                                 # only named ports the target does not have
-    port_tuple = tuple(sorted(set(ports), key=_port_key)) if ports is not None else None
-    if not rule.get("from"):
-        return [Allow(ports=port_tuple)]
-    out: list[Allow] = []
-    for peer in rule["from"]:
-        if peer.get("ipBlock") is not None:
-            block = _block(peer["ipBlock"])
-            if block is not None:
-                out.append(Allow(block=block, ports=port_tuple))
-            continue
-        ips = frozenset(ip for p in peers.select(peer, policy_ns) for ip in p.ips)
-        if ips:
-            out.append(Allow(ips=ips, ports=port_tuple))
-    return out
+            src = f"{source}/{j}"
+            ips = frozenset(ip for p in self.selected(src, peer, policy_ns) for ip in p.ips)
+            out.append(Allow(ips=ips, ports=port_tuple, source=src))
+        return out
 
+    def egress(self, rule: Obj, policy_ns: str, source: str) -> list[Allow]:
+        cached = self._egress.get(source)
+        if cached is None:
+            cached = self._egress[source] = self._egress_rule(rule, policy_ns, source)
+        return cached
 
-def _egress_rule(rule: Obj, policy_ns: str, peers: _Peers) -> list[Allow]:
-    numeric: list[PortRange] = []
-    named: list[tuple[str, str]] = []
-    for port in rule.get("ports") or ():
-        p = _numeric_port(port)
-        if p is not None:
-            numeric.append(p)
-        else:
-            named.append((str(port["port"]), (port.get("protocol") or "TCP").lower()))
-    has_ports = bool(rule.get("ports"))
-    port_tuple = tuple(sorted(set(numeric), key=_port_key)) if has_ports else None
-    # each alternative destination: pods (for named ports) and the Allow matching it by address
-    targets: list[tuple[list[PodInfo], Allow | None]] = []
-    if not rule.get("to"):
-        targets.append((list(peers.pods), Allow(ports=port_tuple) if not has_ports or numeric else None))
-    else:
-        for peer in rule["to"]:
+    def _egress_rule(self, rule: Obj, policy_ns: str, source: str) -> list[Allow]:
+        numeric: list[PortRange] = []
+        named: list[tuple[str, str]] = []
+        for port in rule.get("ports") or ():
+            p = _numeric_port(port)
+            if p is not None:
+                numeric.append(p)
+            else:
+                named.append((str(port["port"]), (port.get("protocol") or "TCP").lower()))
+        has_ports = bool(rule.get("ports"))
+        port_tuple = tuple(sorted(set(numeric), key=_port_key)) if has_ports else None
+        by_address = not has_ports or bool(numeric)
+        # each alternative destination: (its label, the pods it has for named ports, the Allow by address)
+        targets: list[tuple[str, list[PodInfo], Allow | None]] = []
+        if not rule.get("to"):
+            targets.append((f"{source}/*", list(self.peers.pods), Allow(ports=port_tuple) if by_address else None))
+        for j, peer in enumerate(rule.get("to") or ()):
+            src = f"{source}/{j}"
             if peer.get("ipBlock") is not None:
                 block = _block(peer["ipBlock"])
                 if block is None:
                     continue
-                in_block = [p for p in peers.pods if any(_in_block(ip, block) for ip in p.ips)] if named else []
-                targets.append((in_block, Allow(block=block, ports=port_tuple) if not has_ports or numeric else None))
+                in_block = [p for p in self.peers.pods if any(_in_block(ip, block) for ip in p.ips)] if named else []
+                targets.append((src, in_block, Allow(block=block, ports=port_tuple) if by_address else None))
                 continue
-            selected = peers.select(peer, policy_ns)
+            selected = self.selected(src, peer, policy_ns)
             ips = frozenset(ip for p in selected for ip in p.ips)
-            targets.append((selected, Allow(ips=ips, ports=port_tuple) if ips and (not has_ports or numeric)
-                            else None))
-    out: list[Allow] = []
-    for pods, allow in targets:
-        if allow is not None:
-            out.append(allow)
-        if not named:
-            continue
-        by_port: dict[PortRange, set[str]] = {}
-        for pod in pods:
-            for name, proto in named:
-                number = pod.named_port(name, proto)
-                if number is not None:
-                    by_port.setdefault(PortRange(proto, number, number), set()).update(pod.ips)
-        for pr, members in sorted(by_port.items(), key=lambda kv: _port_key(kv[0])):
-            out.append(Allow(ips=frozenset(members), ports=(pr,)))
-    return out
-
-
-def _port_key(p: PortRange) -> tuple[str, int, int]:
-    return (p.protocol, p.first or 0, p.last or 0)
+            targets.append((src, selected, Allow(ips=ips, ports=port_tuple, source=src) if by_address else None))
+        out: list[Allow] = []
+        for src, pods, allow in targets:
+            if allow is not None:
+                out.append(allow)
+            if not named:
+                continue
+            by_port: dict[PortRange, set[str]] = {}
+            for pod in pods:
+                for name, proto in named:
+                    number = pod.named_port(name, proto)
+                    if number is not None:
+                        by_port.setdefault(PortRange(proto, number, number), set()).update(pod.ips)
+            for pr, members in sorted(by_port.items(), key=lambda kv: _port_key(kv[0])):
+                out.append(Allow(ips=frozenset(members), ports=(pr,), source=f"{src}/{pr.protocol}{pr.first}"))
+        return out
 
 
 def compile_rules(*, policies: Iterable[Obj], pods: Iterable[PodInfo], namespaces: Mapping[str, Mapping[str, str]],
                   targets: Iterable[PodInfo]) -> dict[str, PodRules]:
     """Each target pod's rules (by ``ns/name``); targets no policy isolates are left out."""
-    all_pods = list(pods)
-    peers = _Peers(all_pods, namespaces)
+    compiler = _Compiler(list(pods), namespaces)
     by_ns: dict[str, list[tuple[Obj, LabelSelector | None]]] = {}
     for pol in policies:
         meta = pol.get("metadata") or {}
         spec = pol.get("spec") or {}
         by_ns.setdefault(meta.get("namespace") or "default", []).append((pol, _selector(spec.get("podSelector", {}))))
-    egress_cache: dict[tuple[str, str, int], list[Allow]] = {}
     out: dict[str, PodRules] = {}
     for target in targets:
         ingress: list[Allow] | None = None
@@ -296,18 +318,16 @@ def compile_rules(*, policies: Iterable[Obj], pods: Iterable[PodInfo], namespace
                 continue
             spec = pol.get("spec") or {}
             is_in, is_out = policy_types(spec)
-            uid = (pol.get("metadata") or {}).get("name") or ""
+            name = (pol.get("metadata") or {}).get("name") or ""
             if is_in:
                 ingress = ingress if ingress is not None else []
-                for rule in spec.get("ingress") or ():
-                    ingress.extend(_ingress_rule(rule or {}, target, target.namespace, peers))
+                for i, rule in enumerate(spec.get("ingress") or ()):
+                    ingress.extend(compiler.ingress(rule or {}, target, target.namespace,
+                                                    f"{target.namespace}/{name}/in{i}"))
             if is_out:
                 egress = egress if egress is not None else []
                 for i, rule in enumerate(spec.get("egress") or ()):
-                    key = (target.namespace, uid, i)
-                    if key not in egress_cache:
-                        egress_cache[key] = _egress_rule(rule or {}, target.namespace, peers)
-                    egress.extend(egress_cache[key])
+                    egress.extend(compiler.egress(rule or {}, target.namespace, f"{target.namespace}/{name}/out{i}"))
         if ingress is not None or egress is not None:
             out[target.key] = PodRules(ingress=_dedup(ingress), egress=_dedup(egress))
     return out
@@ -324,13 +344,19 @@ def _dedup(allows: list[Allow] | None) -> tuple[Allow, ...] | None:
 
 # ---------------------------------------------------------------------------------------------------- rendering
 
+def set_name(source: str) -> str:
+    return f"np-{hashed(source)}"
+
+
 def _ip_list(ips: Iterable[str]) -> str:
-    ordered = sorted(ips, key=ipaddress.IPv4Address)
+    ordered = sorted(ips, key=socket.inet_aton)
     return ordered[0] if len(ordered) == 1 else "{ " + ", ".join(ordered) + " }"
 
 
 def _peer_match(allow: Allow, field: str) -> str:
     if allow.ips is not None:
+        if allow.source:
+            return f"ip {field} @{set_name(allow.source)} "
         return f"ip {field} {_ip_list(allow.ips)} "
     if allow.block is not None:
         m = f"ip {field} {allow.block.cidr} "
@@ -360,6 +386,8 @@ def allow_rules(allows: Iterable[Allow], field: str) -> list[str]:
     """One ``… return`` rule per (allow, protocol), then ``drop``."""
     out = []
     for allow in allows:
+        if allow.ips is not None and not allow.ips and not allow.source:
+            continue                                      # no one (nft has no empty anonymous set)
         peer = _peer_match(allow, field)
         if allow.ports is None:
             out.append(f"{peer}return")
@@ -370,7 +398,8 @@ def allow_rules(allows: Iterable[Allow], field: str) -> list[str]:
 
 
 def pod_fragment(pod: PodInfo, rules: PodRules) -> Fragment:
-    """The chains of one isolated pod and its entries in the dispatch maps."""
+    """The chains of one isolated pod and its entries in the dispatch maps (the peer sets it names are
+    :func:`peer_set_fragments`')."""
     base = hashed(pod.key)
     chains: dict[str, Chain] = {}
     elements: dict[tuple[str, str], str] = {}
@@ -385,6 +414,22 @@ def pod_fragment(pod: PodInfo, rules: PodRules) -> Fragment:
     return Fragment(chains=chains, elements=elements)
 
 
+PEER_SET = SetDecl("set", "type ipv4_addr;")
+
+
+def peer_set_fragments(compiled: Mapping[str, PodRules]) -> dict[str, Fragment]:
+    """One named set per peer selection (policy, rule, peer; per resolved port for named egress ports), shared
+    by every pod chain that uses it: pods coming and going change set elements in place, not chains."""
+    sets: dict[str, frozenset[str]] = {}
+    for r in compiled.values():
+        for allow in (*(r.ingress or ()), *(r.egress or ())):
+            if allow.source and allow.ips is not None:
+                sets.setdefault(allow.source, allow.ips)
+    return {f"npset:{source}": Fragment(sets={set_name(source): PEER_SET},
+                                        elements={(set_name(source), ip): "" for ip in ips})
+            for source, ips in sets.items()}
+
+
 def base_fragment() -> Fragment:
     """The forward-hook chain and the two dispatch maps."""
     return Fragment(
@@ -397,9 +442,12 @@ def base_fragment() -> Fragment:
 
 def fragments(*, policies: Iterable[Obj], pods: Iterable[PodInfo], namespaces: Mapping[str, Mapping[str, str]],
               node: str) -> dict[str, Fragment]:
-    """Every isolated pod of this node → its fragment, keyed ``np:ns/name``."""
+    """Every isolated pod of this node → its fragment (keyed ``np:ns/name``), and the peer sets they use
+    (``npset:…``)."""
     all_pods = list(pods)
     local = [p for p in all_pods if p.node == node]
     compiled = compile_rules(policies=policies, pods=all_pods, namespaces=namespaces, targets=local)
     by_key = {p.key: p for p in local}
-    return {f"np:{key}": pod_fragment(by_key[key], r) for key, r in compiled.items()}
+    out = {f"np:{key}": pod_fragment(by_key[key], r) for key, r in compiled.items()}
+    out.update(peer_set_fragments(compiled))
+    return out

@@ -265,7 +265,8 @@ class Proxier:
             raw[f"svc:{key}"] = self.service_fragment(key)
         if np_dirty:
             frags = self.policy_fragments()
-            raw.update((k, None) for k in self.claims.raw if (k.startswith("np:") or k == NP_BASE) and k not in frags)
+            raw.update((k, None) for k in self.claims.raw if k.startswith(("np:", "npset:", NP_BASE))
+                       and k not in frags)
             raw.update(frags)
         affected: set[str] = set()
         for key, frag in raw.items():

@@ -269,3 +269,20 @@ def test_base_fragment() -> None:
     assert chain.hook == "type filter hook forward priority 0; policy accept;"
     assert chain.rules == ("ct state established,related accept", "ip daddr vmap @np-ingress",
                            "ip saddr vmap @np-egress")
+
+
+def test_peers_are_named_sets_shared_by_the_chains() -> None:
+    pols = [policy("p", ingress=[{"from": [{"podSelector": POD_B}]}])]
+    frags = netpol.fragments(policies=pols, pods=ALL, namespaces=NS_LABELS, node="n1")
+    assert sorted(frags) == ["np:x/a", "np:x/b", "np:x/c", "npset:x/p/in0/0"]
+    name = netpol.set_name("x/p/in0/0")
+    assert frags["npset:x/p/in0/0"].elements == {(name, ip_of("x", "b")): ""}
+    chains = [c.rules for f in frags.values() for c in f.chains.values()]
+    assert chains == [(f"ip saddr @{name} return", "drop")] * 3           # one set for the three chains
+
+
+def test_a_peer_selecting_no_one_keeps_its_rule_and_an_empty_set() -> None:
+    pols = [policy("p", select=SELECT_A, ingress=[{"from": [{"podSelector": {"matchLabels": {"pod": "zz"}}}]}])]
+    frags = netpol.fragments(policies=pols, pods=ALL, namespaces=NS_LABELS, node="n1")
+    assert frags["npset:x/p/in0/0"].elements == {} and frags["npset:x/p/in0/0"].sets
+    assert frags["np:x/a"].chains[next(iter(frags["np:x/a"].chains))].rules[0].startswith("ip saddr @np-")

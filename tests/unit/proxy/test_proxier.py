@@ -174,11 +174,13 @@ async def test_policies_follow_pods_labels_and_namespaces(h: Harness) -> None:
         "spec": {"podSelector": {"matchLabels": {"app": "server"}}, "policyTypes": ["Ingress"],
                  "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}]}]}}, "default")
     script = await synced(h, p)
-    assert "ip saddr 10.42.0.6 return" in script and "add element ip pybernetes np-ingress { 10.42.0.5 : jump np-in-" \
-        in script
-    # a new pod takes the client label: the rule follows
+    peers = next(line.split()[4] for line in script.splitlines() if line.startswith("add set"))
+    assert peers.startswith("np-") and peers.endswith("-default/allow-client/in0/0")
+    assert f"ip saddr @{peers} return" in script and f"add element ip pybernetes {peers} {{ 10.42.0.6 }}" in script
+    assert "add element ip pybernetes np-ingress { 10.42.0.5 : jump np-in-" in script
+    # a new pod takes the client label: the rule follows, by one set element (no chain is rewritten)
     await make_pod(h, "client2", "10.42.0.7", app="client")
-    assert "ip saddr { 10.42.0.6, 10.42.0.7 } return" in await synced(h, p)
+    assert await synced(h, p) == f"add element ip pybernetes {peers} {{ 10.42.0.7 }}\n"
     # a status change that does not touch the pod's address or labels writes nothing
     c2 = await h.client.get(PODS, "client2", "default")
     c2["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
@@ -190,7 +192,8 @@ async def test_policies_follow_pods_labels_and_namespaces(h: Harness) -> None:
     await h.client.update(PODS, srv)
     script = await synced(h, p)
     assert "delete element ip pybernetes np-ingress { 10.42.0.5 }" in script and "delete chain" in script
-    assert not any(k.startswith("np:") for k in p.applied)
+    assert f"delete set ip pybernetes {peers}" in script
+    assert not any(k.startswith(("np:", "npset:")) for k in p.applied)
 
 
 async def test_applied_always_equals_desired_under_random_changes(h: Harness) -> None:
