@@ -64,6 +64,14 @@ async def _ip(*args: str) -> tuple[int, str]:
     return proc.returncode or 0, (out if proc.returncode == 0 else err).decode(errors="replace").strip()
 
 
+def bridge_addresses(ip_addr_output: str, address: str) -> tuple[bool, list[str]]:
+    """From ``ip -o addr show dev BRIDGE``: whether ``address`` is there, and the other (non-link-local)
+    addresses."""
+    have = [f[3] for f in (line.split() for line in ip_addr_output.splitlines())
+            if len(f) > 3 and f[2] in ("inet", "inet6")]
+    return address in have, [a for a in have if a != address and not a.startswith("fe80:")]
+
+
 async def ensure_bridge_address(bridge: str, address: str) -> None:
     """The bridge exists, is up and holds ``address`` (``ip/prefix``); raises OSError naming what failed."""
     code, _ = await _ip("link", "show", "dev", bridge)
@@ -71,8 +79,11 @@ async def ensure_bridge_address(bridge: str, address: str) -> None:
         code, err = await _ip("link", "add", bridge, "type", "bridge")
         if code != 0 and "exists" not in err:
             raise OSError(f"cannot create bridge {bridge}: {err}")
-    code, out = await _ip("-o", "addr", "show", "dev", bridge)
-    if f" {address} " not in f"{out} ":
+    code, out = await _ip("-o", "-4" if ":" not in address else "-6", "addr", "show", "dev", bridge)
+    present, other = bridge_addresses(out, address)
+    if not present:
+        if other:       # as the CNI bridge plugin: never a second address beside another cluster's gateway
+            raise OSError(f"bridge {bridge} has {', '.join(other)}, not {address}")
         code, err = await _ip("addr", "add", address, "dev", bridge)
         if code != 0 and "exists" not in err:
             raise OSError(f"cannot add {address} to {bridge}: {err}")
