@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from pybernetes.api.meta import controller_ref, is_being_deleted, key_of, labels_of, name_of, namespace_of, uid_of
-from pybernetes.api.selectors import LabelSelector
+from pybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from pybernetes.client.informer import Informer
 from pybernetes.client.resources import ResourceRef
 from pybernetes.client.rest import APIStatusError, is_not_found
@@ -154,3 +154,58 @@ def recheck_owner(client: Any, res: ResourceRef, owner: Obj, kind: str) -> Calla
             raise RuntimeError(f"{namespace_of(owner)}/{name_of(owner)} has just been deleted at "
                                f"{fresh['metadata']['deletionTimestamp']}")
     return check
+
+
+def spec_selector(owner: Obj) -> LabelSelector:
+    """``spec.selector`` as a LabelSelector (ValueError when it does not parse): the selector of most owners."""
+    return label_selector_from_dict((owner.get("spec") or {}).get("selector"))
+
+
+class OwnerLookup:
+    """The owners of one kind in an informer, as a workload controller finds them from a dependent's events.
+
+    By controller reference: same kind and name, and still the same object (uid). For orphans: the owners of the
+    dependent's namespace (the informer needs :data:`NAMESPACE_INDEX`) whose non-empty selector matches its labels.
+    Selectors are parsed once per owner uid and generation (one that does not parse matches nothing); the
+    controller calls :meth:`forget` when an owner is deleted.
+    """
+
+    def __init__(self, informer: Informer, kind: str,
+                 selector: Callable[[Obj], LabelSelector] = spec_selector) -> None:
+        self.informer = informer
+        self.kind = kind
+        self._parse = selector
+        self._selectors: dict[str, tuple[int, LabelSelector | None]] = {}
+
+    def selector_of(self, owner: Obj) -> LabelSelector | None:
+        """The parsed selector, cached per uid and generation; None if it cannot be parsed."""
+        uid, gen = uid_of(owner), int((owner.get("metadata") or {}).get("generation") or 0)
+        hit = self._selectors.get(uid)
+        if hit is not None and hit[0] == gen:
+            return hit[1]
+        try:
+            sel: LabelSelector | None = self._parse(owner)
+        except ValueError:
+            sel = None
+        self._selectors[uid] = (gen, sel)
+        return sel
+
+    def forget(self, owner: Obj) -> None:
+        self._selectors.pop(uid_of(owner), None)
+
+    def resolve(self, namespace: str, ref: Obj) -> Obj | None:
+        """The owner a controller reference points at, if it is ours and still the same object (uid)."""
+        if ref.get("kind") != self.kind:
+            return None
+        owner = self.informer.get(f"{namespace}/{ref.get('name')}")
+        return owner if owner is not None and uid_of(owner) == ref.get("uid") else None
+
+    def selecting(self, obj: Obj) -> list[Obj]:
+        """Owners in ``obj``'s namespace whose selector matches it (for orphans)."""
+        labels = labels_of(obj)
+        out = []
+        for owner in self.informer.by_index(NAMESPACE_INDEX, namespace_of(obj)):
+            sel = self.selector_of(owner)
+            if sel is not None and not sel.empty and sel.matches(labels):
+                out.append(owner)
+        return out

@@ -26,7 +26,7 @@ from pybernetes.api.meta import (
     split_key,
     uid_of,
 )
-from pybernetes.api.selectors import LabelSelector, label_selector_from_dict
+from pybernetes.api.selectors import LabelSelector
 from pybernetes.client.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
 from pybernetes.client.rest import APIStatusError, is_already_exists, is_conflict, is_not_found
 from pybernetes.controllers import daemonset_util as du
@@ -35,6 +35,7 @@ from pybernetes.controllers.controller_ref import (
     CONTROLLER_UID_INDEX,
     NAMESPACE_INDEX,
     ORPHANS_INDEX,
+    OwnerLookup,
     RefManager,
     add_indexes,
     error_message,
@@ -95,37 +96,20 @@ class DaemonSetController(Controller):
         self.dss.add_index(NAMESPACE_INDEX, namespace_index)
         add_indexes(self.pods)
         self.history = History(self.client, self.revisions)
-        self._selectors: dict[str, tuple[int, LabelSelector | None]] = {}
+        self.lookup = OwnerLookup(self.dss, KIND)
         self.dss.add_handler(self._enqueue_ds, lambda old, cur: self._enqueue_ds(cur), self._delete_ds)
         self.pods.add_handler(self._add_pod, self._update_pod, self._delete_pod)
         self.nodes.add_handler(self._add_node, self._update_node)
 
     # ---------------------------------------------------------------- lookups
     def selector_of(self, ds: Obj) -> LabelSelector | None:
-        uid, gen = uid_of(ds), int((ds.get("metadata") or {}).get("generation") or 0)
-        hit = self._selectors.get(uid)
-        if hit is not None and hit[0] == gen:
-            return hit[1]
-        try:
-            sel: LabelSelector | None = label_selector_from_dict((ds.get("spec") or {}).get("selector"))
-        except ValueError:
-            sel = None
-        self._selectors[uid] = (gen, sel)
-        return sel
+        return self.lookup.selector_of(ds)
 
     def resolve(self, namespace: str, ref: Obj) -> Obj | None:
-        if ref.get("kind") != KIND:
-            return None
-        ds = self.dss.get(f"{namespace}/{ref.get('name')}")
-        return ds if ds is not None and uid_of(ds) == ref.get("uid") else None
+        return self.lookup.resolve(namespace, ref)
 
     def dss_selecting(self, pod: Obj) -> list[Obj]:
-        out = []
-        for ds in self.dss.by_index(NAMESPACE_INDEX, namespace_of(pod)):
-            sel = self.selector_of(ds)
-            if sel is not None and not sel.empty and sel.matches(labels_of(pod)):
-                out.append(ds)
-        return out
+        return self.lookup.selecting(pod)
 
     # ---------------------------------------------------------------- handlers
     def _enqueue_ds(self, ds: Obj) -> None:
@@ -133,7 +117,7 @@ class DaemonSetController(Controller):
 
     def _delete_ds(self, ds: Obj) -> None:
         self.expectations.forget(key_of(ds))
-        self._selectors.pop(uid_of(ds), None)
+        self.lookup.forget(ds)
         self.enqueue(key_of(ds))
 
     def _add_pod(self, pod: Obj) -> None:

@@ -38,6 +38,7 @@ from pybernetes.controllers.controller_ref import (
     CONTROLLER_UID_INDEX,
     NAMESPACE_INDEX,
     ORPHANS_INDEX,
+    OwnerLookup,
     RefManager,
     add_indexes,
     error_message,
@@ -65,7 +66,9 @@ class DeploymentController(Controller):
         self.deployments.add_index(NAMESPACE_INDEX, namespace_index)
         add_indexes(self.rss)
         add_indexes(self.pods)
-        self.deployments.add_handler(self._enqueue_obj, lambda old, cur: self._enqueue_obj(cur), self._enqueue_obj)
+        self.lookup = OwnerLookup(self.deployments, "Deployment")
+        self.deployments.add_handler(self._enqueue_obj, lambda old, cur: self._enqueue_obj(cur),
+                                     self._delete_deployment)
         self.rss.add_handler(self._add_rs, self._update_rs, self._delete_rs)
         self.pods.add_handler(on_delete=self._delete_pod)
 
@@ -76,23 +79,16 @@ class DeploymentController(Controller):
     def _enqueue_obj(self, d: Obj) -> None:
         self.enqueue(key_of(d))
 
+    def _delete_deployment(self, d: Obj) -> None:
+        self.lookup.forget(d)
+        self.enqueue(key_of(d))
+
     def resolve(self, namespace: str, ref: Obj) -> Obj | None:
-        if ref.get("kind") != "Deployment":
-            return None
-        d = self.deployments.get(f"{namespace}/{ref.get('name')}")
-        return d if d is not None and uid_of(d) == ref.get("uid") else None
+        return self.lookup.resolve(namespace, ref)
 
     def selecting(self, rs: Obj) -> list[Obj]:
         """Deployments of the namespace whose (non-empty) selector matches the ReplicaSet's labels."""
-        out = []
-        for d in self.deployments.by_index(NAMESPACE_INDEX, namespace_of(rs)):
-            try:
-                sel = label_selector_from_dict((d.get("spec") or {}).get("selector"))
-            except ValueError:
-                continue
-            if not sel.empty and sel.matches(labels_of(rs)):
-                out.append(d)
-        return out
+        return self.lookup.selecting(rs)
 
     def _add_rs(self, rs: Obj) -> None:
         if is_being_deleted(rs):

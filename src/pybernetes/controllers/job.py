@@ -36,7 +36,7 @@ from pybernetes.api.meta import (
     split_key,
     uid_of,
 )
-from pybernetes.api.selectors import LabelSelector, label_selector_from_dict
+from pybernetes.api.selectors import LabelSelector
 from pybernetes.client.resources import JOBS, PODS
 from pybernetes.client.rest import APIStatusError, is_not_found
 from pybernetes.controllers import job_util as ju
@@ -45,6 +45,7 @@ from pybernetes.controllers.controller_ref import (
     CONTROLLER_UID_INDEX,
     NAMESPACE_INDEX,
     ORPHANS_INDEX,
+    OwnerLookup,
     RefManager,
     add_indexes,
     error_message,
@@ -86,36 +87,19 @@ class JobController(Controller):
         self.pods = ctx.informers.informer(PODS)
         self.jobs.add_index(NAMESPACE_INDEX, namespace_index)
         add_indexes(self.pods)
-        self._selectors: dict[str, tuple[int, LabelSelector | None]] = {}
+        self.lookup = OwnerLookup(self.jobs, "Job")
         self.jobs.add_handler(self._add_job, self._update_job, self._delete_job)
         self.pods.add_handler(self._add_pod, self._update_pod, lambda pod: self._delete_pod(pod, final=True))
 
     # ---------------------------------------------------------------- lookups
     def selector_of(self, job: Obj) -> LabelSelector | None:
-        uid, gen = uid_of(job), int((job.get("metadata") or {}).get("generation") or 0)
-        hit = self._selectors.get(uid)
-        if hit is not None and hit[0] == gen:
-            return hit[1]
-        try:
-            sel: LabelSelector | None = label_selector_from_dict(ju.spec_of(job).get("selector"))
-        except ValueError:
-            sel = None
-        self._selectors[uid] = (gen, sel)
-        return sel
+        return self.lookup.selector_of(job)
 
     def resolve(self, namespace: str, ref: Obj) -> Obj | None:
-        if ref.get("kind") != "Job":
-            return None
-        job = self.jobs.get(f"{namespace}/{ref.get('name')}")
-        return job if job is not None and uid_of(job) == ref.get("uid") else None
+        return self.lookup.resolve(namespace, ref)
 
     def jobs_selecting(self, pod: Obj) -> list[Obj]:
-        out = []
-        for job in self.jobs.by_index(NAMESPACE_INDEX, namespace_of(pod)):
-            sel = self.selector_of(job)
-            if sel is not None and not sel.empty and sel.matches(labels_of(pod)):
-                out.append(job)
-        return out
+        return self.lookup.selecting(pod)
 
     # ---------------------------------------------------------------- handlers
     def _batched(self, job: Obj) -> None:
@@ -141,7 +125,7 @@ class JobController(Controller):
             self.queue.add_after(key_of(cur), max(0.0, float(ads) - passed))
 
     def _delete_job(self, job: Obj) -> None:
-        self._selectors.pop(uid_of(job), None)
+        self.lookup.forget(job)
         self.enqueue(key_of(job))
         self._cleanup_pod_finalizers(job)
 

@@ -41,6 +41,7 @@ from pybernetes.controllers.controller_ref import (
     CONTROLLER_UID_INDEX,
     NAMESPACE_INDEX,
     ORPHANS_INDEX,
+    OwnerLookup,
     RefManager,
     add_indexes,
     error_message,
@@ -160,42 +161,22 @@ class ReplicaSetController(Controller):
         self.pods = ctx.informers.informer(PODS)
         add_indexes(self.owners)
         add_indexes(self.pods)
-        self._selectors: dict[str, tuple[int, LabelSelector | None]] = {}
+        self.lookup = OwnerLookup(self.owners, self.kind.res.kind, self.kind.selector)
         self.owners.add_handler(self._add_owner, self._update_owner, self._delete_owner)
         self.pods.add_handler(self._add_pod, self._update_pod, self._delete_pod)
 
     # ---------------------------------------------------------------- lookups
     def selector_of(self, rs: Obj) -> LabelSelector | None:
         """The parsed selector, cached per uid and generation; None if it cannot be parsed."""
-        uid, gen = uid_of(rs), int((rs.get("metadata") or {}).get("generation") or 0)
-        hit = self._selectors.get(uid)
-        if hit is not None and hit[0] == gen:
-            return hit[1]
-        try:
-            sel: LabelSelector | None = self.kind.selector(rs)
-        except ValueError:
-            sel = None
-        self._selectors[uid] = (gen, sel)
-        return sel
+        return self.lookup.selector_of(rs)
 
     def resolve(self, namespace: str, ref: Obj) -> Obj | None:
         """The owner a controller reference points at, if it is ours and still the same object (uid)."""
-        if ref.get("kind") != self.kind.res.kind:
-            return None
-        rs = self.owners.get(f"{namespace}/{ref.get('name')}")
-        if rs is None or uid_of(rs) != ref.get("uid"):
-            return None
-        return rs
+        return self.lookup.resolve(namespace, ref)
 
     def owners_selecting(self, pod: Obj) -> list[Obj]:
         """ReplicaSets in the pod's namespace whose selector matches it (for orphans)."""
-        labels = labels_of(pod)
-        out = []
-        for rs in self.owners.by_index(NAMESPACE_INDEX, namespace_of(pod)):
-            sel = self.selector_of(rs)
-            if sel is not None and not sel.empty and sel.matches(labels):
-                out.append(rs)
-        return out
+        return self.lookup.selecting(pod)
 
     # ---------------------------------------------------------------- owner handlers
     def _add_owner(self, rs: Obj) -> None:
@@ -209,7 +190,7 @@ class ReplicaSetController(Controller):
     def _delete_owner(self, rs: Obj) -> None:
         key = key_of(rs)
         self.expectations.forget(key)
-        self._selectors.pop(uid_of(rs), None)
+        self.lookup.forget(rs)
         self.enqueue(key)
 
     # ---------------------------------------------------------------- pod handlers

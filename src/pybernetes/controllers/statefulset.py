@@ -36,7 +36,7 @@ from pybernetes.api.meta import (
     split_key,
     uid_of,
 )
-from pybernetes.api.selectors import LabelSelector, label_selector_from_dict
+from pybernetes.api.selectors import LabelSelector
 from pybernetes.client.resources import CONTROLLERREVISIONS, PODS, PVCS, STATEFULSETS
 from pybernetes.client.rest import APIStatusError, is_already_exists, is_conflict, is_not_found
 from pybernetes.controllers import statefulset_util as su
@@ -45,6 +45,7 @@ from pybernetes.controllers.controller_ref import (
     CONTROLLER_UID_INDEX,
     NAMESPACE_INDEX,
     ORPHANS_INDEX,
+    OwnerLookup,
     RefManager,
     add_indexes,
     error_message,
@@ -103,44 +104,27 @@ class StatefulSetController(Controller):
         self.sets.add_index(NAMESPACE_INDEX, namespace_index)
         add_indexes(self.pods)
         self.history = History(self.client, self.revisions)
-        self._selectors: dict[str, tuple[int, LabelSelector | None]] = {}
+        self.lookup = OwnerLookup(self.sets, KIND)
         self.sets.add_handler(self._enqueue_set, lambda old, cur: self._enqueue_set(cur), self._delete_set)
         self.pods.add_handler(self._add_pod, self._update_pod, self._delete_pod)
 
     # ---------------------------------------------------------------- lookups
     def selector_of(self, sts: Obj) -> LabelSelector | None:
         """The parsed selector, cached per uid and generation; None if it cannot be parsed."""
-        uid, gen = uid_of(sts), int((sts.get("metadata") or {}).get("generation") or 0)
-        hit = self._selectors.get(uid)
-        if hit is not None and hit[0] == gen:
-            return hit[1]
-        try:
-            sel: LabelSelector | None = label_selector_from_dict(su.spec_of(sts).get("selector"))
-        except ValueError:
-            sel = None
-        self._selectors[uid] = (gen, sel)
-        return sel
+        return self.lookup.selector_of(sts)
 
     def resolve(self, namespace: str, ref: Obj) -> Obj | None:
-        if ref.get("kind") != KIND:
-            return None
-        sts = self.sets.get(f"{namespace}/{ref.get('name')}")
-        return sts if sts is not None and uid_of(sts) == ref.get("uid") else None
+        return self.lookup.resolve(namespace, ref)
 
     def sets_selecting(self, pod: Obj) -> list[Obj]:
-        out = []
-        for sts in self.sets.by_index(NAMESPACE_INDEX, namespace_of(pod)):
-            sel = self.selector_of(sts)
-            if sel is not None and not sel.empty and sel.matches(labels_of(pod)):
-                out.append(sts)
-        return out
+        return self.lookup.selecting(pod)
 
     # ---------------------------------------------------------------- handlers
     def _enqueue_set(self, sts: Obj) -> None:
         self.enqueue(key_of(sts))
 
     def _delete_set(self, sts: Obj) -> None:
-        self._selectors.pop(uid_of(sts), None)
+        self.lookup.forget(sts)
         self.enqueue(key_of(sts))
 
     def _add_pod(self, pod: Obj) -> None:

@@ -1,4 +1,5 @@
-"""RefManager: claim, adopt and release with the uid precondition; adoption re-checks the owner once."""
+"""RefManager: claim, adopt and release with the uid precondition; adoption re-checks the owner once.
+OwnerLookup: owners by controller reference and, for orphans, by cached selector."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from pybernetes.api.selectors import label_selector_from_dict
 from pybernetes.client.resources import PODS, REPLICASETS
 from pybernetes.client.rest import APIStatusError
 from pybernetes.controllers.controller_ref import (
+    NAMESPACE_INDEX,
+    OwnerLookup,
     RefManager,
     controller_uid_index,
+    namespace_index,
     new_controller_ref,
     orphans_index,
     recheck_owner,
@@ -105,3 +109,54 @@ async def test_adopt_errors_are_reported_after_trying_all() -> None:
     with pytest.raises(APIStatusError, match="boom"):
         await m.claim(pods)
     assert fake.peek(PODS, "b", "ns")["metadata"]["ownerReferences"]                             # type: ignore[index]
+
+
+def _owner(name: str, uid: str, selector: Obj | None, generation: int = 1, ns: str = "ns") -> Obj:
+    return {"metadata": {"name": name, "namespace": ns, "uid": uid, "generation": generation,
+                         "resourceVersion": str(generation)}, "spec": {"selector": selector}}
+
+
+class _Cache:
+    """The two informer reads OwnerLookup makes: get by key, and the namespace index."""
+
+    def __init__(self, owners: tuple[Obj, ...]) -> None:
+        self.owners = {f"{o['metadata']['namespace']}/{o['metadata']['name']}": o for o in owners}
+
+    def get(self, key: str) -> Obj | None:
+        return self.owners.get(key)
+
+    def by_index(self, name: str, value: str) -> list[Obj]:
+        assert name == NAMESPACE_INDEX
+        return [o for o in self.owners.values() if namespace_index(o) == [value]]
+
+
+def _lookup(*owners: Obj) -> OwnerLookup:
+    return OwnerLookup(_Cache(owners), "ReplicaSet")  # type: ignore[arg-type]
+
+
+def test_owner_lookup_resolves_a_controller_reference_of_its_kind_and_uid() -> None:
+    lookup = _lookup(_owner("rs", "u1", {"matchLabels": {"app": "a"}}))
+    assert lookup.resolve("ns", {"kind": "ReplicaSet", "name": "rs", "uid": "u1"}) is not None
+    assert lookup.resolve("ns", {"kind": "ReplicaSet", "name": "rs", "uid": "u2"}) is None      # replaced
+    assert lookup.resolve("ns", {"kind": "StatefulSet", "name": "rs", "uid": "u1"}) is None     # not ours
+    assert lookup.resolve("other", {"kind": "ReplicaSet", "name": "rs", "uid": "u1"}) is None
+
+
+def test_owner_lookup_selecting_skips_empty_and_broken_selectors_and_other_namespaces() -> None:
+    broken = _owner("broken", "u3", {"matchExpressions": [{"key": "app", "operator": "Nope"}]})
+    lookup = _lookup(_owner("a", "u1", {"matchLabels": {"app": "a"}}), _owner("empty", "u2", {}), broken,
+                     _owner("elsewhere", "u4", {"matchLabels": {"app": "a"}}, ns="other"))
+    pod = {"metadata": {"name": "p", "namespace": "ns", "labels": {"app": "a"}}}
+    assert [o["metadata"]["name"] for o in lookup.selecting(pod)] == ["a"]
+    assert lookup.selector_of(broken) is None
+
+
+def test_owner_lookup_parses_a_selector_once_per_generation_until_forgotten() -> None:
+    lookup = _lookup()
+    first = lookup.selector_of(_owner("a", "u1", {"matchLabels": {"app": "a"}}))
+    assert lookup.selector_of(_owner("a", "u1", {"matchLabels": {"app": "changed"}})) is first   # same generation
+    newer = lookup.selector_of(_owner("a", "u1", {"matchLabels": {"app": "b"}}, generation=2))
+    assert newer is not first and newer is not None and newer.matches({"app": "b"})
+    lookup.forget(_owner("a", "u1", None))
+    again = lookup.selector_of(_owner("a", "u1", {"matchLabels": {"app": "c"}}, generation=2))
+    assert again is not None and again.matches({"app": "c"})
