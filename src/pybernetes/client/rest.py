@@ -48,6 +48,19 @@ def is_already_exists(e: BaseException) -> bool:
     return isinstance(e, APIStatusError) and e.code == 409 and e.reason == "AlreadyExists"
 
 
+def has_status_cause(e: BaseException, cause: str) -> bool:
+    """Upstream ``apierrors.HasStatusCause``: the Status details list a cause with this reason."""
+    if not isinstance(e, APIStatusError):
+        return False
+    return any(c.get("reason") == cause for c in ((e.status.get("details") or {}).get("causes") or ()))
+
+
+def is_namespace_terminating(e: BaseException) -> bool:
+    """A create refused because its namespace is being deleted (403, cause ``NamespaceTerminating``): controllers
+    drop such writes quietly, as the objects would be deleted with the namespace anyway."""
+    return isinstance(e, APIStatusError) and e.code == 403 and has_status_cause(e, "NamespaceTerminating")
+
+
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
     server: str

@@ -17,6 +17,7 @@ from pybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from pybernetes.client.informer import Informer
 from pybernetes.client.resources import ResourceRef
 from pybernetes.client.rest import APIStatusError, is_not_found
+from pybernetes.client.rest import has_status_cause as has_status_cause  # re-exported: controllers import it here
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -55,12 +56,6 @@ def error_message(e: BaseException) -> str:
     if isinstance(e, APIStatusError):
         return str(e.status.get("message") or e)
     return str(e)
-
-
-def has_status_cause(e: BaseException, cause: str) -> bool:
-    if not isinstance(e, APIStatusError):
-        return False
-    return any(c.get("reason") == cause for c in ((e.status.get("details") or {}).get("causes") or ()))
 
 
 def is_invalid(e: BaseException) -> bool:

@@ -21,13 +21,14 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pybernetes.api.meta import key_of, parse_time, split_key
+from pybernetes.client.informer import Informer
 from pybernetes.client.resources import ENDPOINTS, PODS, SERVICES
-from pybernetes.client.rest import APIStatusError, is_not_found
+from pybernetes.client.rest import APIStatusError, is_namespace_terminating, is_not_found
 from pybernetes.controllers.base import Controller, ControllerContext
 from pybernetes.controllers.pods import is_pod_ready, ready_condition
 
@@ -140,6 +141,33 @@ def services_to_update(services: Iterable[Obj], old: Obj | None, new: Obj | None
         return now
     before = services_for_labels(svcs, (old.get("metadata") or {}).get("labels"))
     return now | before if pod_changed else now ^ before
+
+
+def selected_pods(svc: Obj, candidates: Iterable[Obj]) -> list[Obj] | None:
+    """The pods among ``candidates`` (its namespace's) a Service selects; None when it selects none by design
+    (ExternalName, or no selector: its endpoints are written by someone else)."""
+    spec = svc.get("spec") or {}
+    if spec.get("type") == "ExternalName" or spec.get("selector") is None:
+        return None
+    selector = spec["selector"]
+    return [p for p in candidates if selector_matches(selector, (p.get("metadata") or {}).get("labels"))]
+
+
+def enqueue_services_of_pods(pods: Informer, services: Informer, enqueue: Callable[[str], None]) -> None:
+    """Wire pod events to the Services whose endpoints they may change (upstream ``addPod``/``updatePod``/
+    ``deletePod``): :func:`services_to_update` over the pod's namespace (``services`` needs :data:`NAMESPACE_INDEX`)."""
+    def namespace_services(pod: Obj) -> list[Obj]:
+        return services.by_index(NAMESPACE_INDEX, (pod.get("metadata") or {}).get("namespace") or "")
+
+    def on_add(pod: Obj) -> None:
+        for key in services_to_update(namespace_services(pod), None, pod):
+            enqueue(key)
+
+    def on_update(old: Obj, new: Obj) -> None:
+        for key in services_to_update(namespace_services(new), old, new):
+            enqueue(key)
+
+    pods.add_handler(on_add, on_update, on_add)
 
 
 def pod_ip_for_family(pod: Obj, family: str) -> str | None:
@@ -430,23 +458,12 @@ class EndpointsController(Controller):
         self.triggers = TriggerTimeTracker()
         self._replaced: dict[str, str] = {}        # key -> resourceVersion we overwrote
         self.services.add_handler(self._on_service, lambda _o, n: self._on_service(n), self._on_service)
-        self.pods.add_handler(self._on_pod_add, self._on_pod_update, self._on_pod_add)
+        enqueue_services_of_pods(self.pods, self.services, self.enqueue)
         self.endpoints.add_handler(self._on_endpoints_add, None, self._on_endpoints_delete)
 
     # ---------------------------------------------------------------- handlers
     def _on_service(self, svc: Obj) -> None:
         self.enqueue(key_of(svc))
-
-    def _namespace_services(self, pod: Obj) -> list[Obj]:
-        return self.services.by_index(NAMESPACE_INDEX, (pod.get("metadata") or {}).get("namespace") or "")
-
-    def _on_pod_add(self, pod: Obj) -> None:
-        for key in services_to_update(self._namespace_services(pod), None, pod):
-            self.enqueue(key)
-
-    def _on_pod_update(self, old: Obj, new: Obj) -> None:
-        for key in services_to_update(self._namespace_services(new), old, new):
-            self.enqueue(key)
 
     def _on_endpoints_add(self, ep: Obj) -> None:
         # Leftovers (a Service deleted while we were down) are found by looking at every Endpoints once.
@@ -463,12 +480,9 @@ class EndpointsController(Controller):
         if svc is None:
             await self._delete_orphan(key, ns, name)
             return None
-        spec = svc.get("spec") or {}
-        if spec.get("type") == "ExternalName" or spec.get("selector") is None:
+        pods = selected_pods(svc, self.pods.by_index(NAMESPACE_INDEX, ns))
+        if pods is None:
             return None
-        selector = spec["selector"]
-        pods = [p for p in self.pods.by_index(NAMESPACE_INDEX, ns)
-                if selector_matches(selector, (p.get("metadata") or {}).get("labels"))]
         trigger = self.triggers.compute(key, svc, pods)
         subsets = desired_subsets(svc, pods)
         current = self.endpoints.get(key)
@@ -491,7 +505,7 @@ class EndpointsController(Controller):
                 if out.get("metadata", {}).get("resourceVersion") != old_rv:
                     self._replaced[key] = old_rv
         except APIStatusError as e:
-            if current is None and e.code == 403 and _namespace_terminating(e):
+            if current is None and is_namespace_terminating(e):
                 return
             if current is None:
                 self.recorder.event(new, "Warning", "FailedToCreateEndpoint",
@@ -514,8 +528,3 @@ class EndpointsController(Controller):
         except APIStatusError as e:
             if not is_not_found(e):
                 raise
-
-
-def _namespace_terminating(e: APIStatusError) -> bool:
-    causes = (e.status.get("details") or {}).get("causes") or ()
-    return any(c.get("reason") == "NamespaceTerminating" for c in causes)

@@ -27,7 +27,7 @@ from typing import Any
 
 from pybernetes.api.meta import key_of, split_key
 from pybernetes.client.resources import ENDPOINTSLICES, NODES, PODS, SERVICES
-from pybernetes.client.rest import APIStatusError, is_not_found
+from pybernetes.client.rest import APIStatusError, is_namespace_terminating, is_not_found
 from pybernetes.controllers.base import Controller, ControllerContext
 from pybernetes.controllers.endpoints import (
     HEADLESS_LABEL,
@@ -35,11 +35,11 @@ from pybernetes.controllers.endpoints import (
     NAMESPACE_INDEX,
     TriggerTimeTracker,
     by_namespace,
+    enqueue_services_of_pods,
     find_port,
     format_rfc3339_nano,
     is_service_ip_set,
-    selector_matches,
-    services_to_update,
+    selected_pods,
     should_pod_be_in_endpoints,
     should_set_hostname,
     target_ref,
@@ -428,23 +428,12 @@ class EndpointSliceController(Controller):
         self.triggers = TriggerTimeTracker()
         self.tracker = SliceTracker()
         self.services.add_handler(self._on_service, lambda _o, n: self._on_service(n), self._on_service)
-        self.pods.add_handler(self._on_pod_add, self._on_pod_update, self._on_pod_add)
+        enqueue_services_of_pods(self.pods, self.services, self.enqueue)
         self.slices.add_handler(self._on_slice_add, self._on_slice_update, self._on_slice_delete)
 
     # ---------------------------------------------------------------- handlers
     def _on_service(self, svc: Obj) -> None:
         self.enqueue(key_of(svc))
-
-    def _namespace_services(self, pod: Obj) -> list[Obj]:
-        return self.services.by_index(NAMESPACE_INDEX, (pod.get("metadata") or {}).get("namespace") or "")
-
-    def _on_pod_add(self, pod: Obj) -> None:
-        for key in services_to_update(self._namespace_services(pod), None, pod):
-            self.enqueue(key)
-
-    def _on_pod_update(self, old: Obj, new: Obj) -> None:
-        for key in services_to_update(self._namespace_services(new), old, new):
-            self.enqueue(key)
 
     def _queue_for_slice(self, sl: Obj) -> None:
         key = _service_key_of(sl)
@@ -475,12 +464,9 @@ class EndpointSliceController(Controller):
             self.triggers.delete(key)
             self.tracker.delete_service(key)
             return None
-        spec = svc.get("spec") or {}
-        if spec.get("type") == "ExternalName" or spec.get("selector") is None:
+        pods = selected_pods(svc, self.pods.by_index(NAMESPACE_INDEX, ns))
+        if pods is None:
             return None
-        selector = spec["selector"]
-        pods = [p for p in self.pods.by_index(NAMESPACE_INDEX, ns)
-                if selector_matches(selector, (p.get("metadata") or {}).get("labels"))]
         slices = [s for s in self.slices.by_index(SERVICE_INDEX, key)
                   if _managed(s) and not (s.get("metadata") or {}).get("deletionTimestamp")]
         if self.tracker.stale(key, slices):
@@ -517,8 +503,7 @@ class EndpointSliceController(Controller):
                 try:
                     out = await self.client.create(ENDPOINTSLICES, with_trigger_time(sl, trigger), ns)
                 except APIStatusError as e:
-                    if e.code == 403 and any(c.get("reason") == "NamespaceTerminating"
-                                             for c in (e.status.get("details") or {}).get("causes") or ()):
+                    if is_namespace_terminating(e):
                         return
                     raise
                 self.tracker.update(out)

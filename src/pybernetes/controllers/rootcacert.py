@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from pybernetes.client.resources import CONFIGMAPS, NAMESPACES
-from pybernetes.client.rest import APIStatusError, is_already_exists
+from pybernetes.client.rest import APIStatusError, is_already_exists, is_namespace_terminating
 from pybernetes.controllers.base import Controller, ControllerContext
 
 log = logging.getLogger(__name__)
@@ -91,12 +91,7 @@ class RootCACertPublisher(Controller):
             else:
                 await self.client.create(CONFIGMAPS, change, key)
         except APIStatusError as e:
-            if is_already_exists(e) or e.code == 404 or _namespace_terminating(e):
+            if is_already_exists(e) or e.code == 404 or is_namespace_terminating(e):
                 return None
             raise
         return None
-
-
-def _namespace_terminating(e: APIStatusError) -> bool:
-    causes = (e.status.get("details") or {}).get("causes") or ()
-    return e.code == 403 and any(c.get("reason") == "NamespaceTerminating" for c in causes)

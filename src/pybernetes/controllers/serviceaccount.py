@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from pybernetes.client.resources import NAMESPACES, SERVICEACCOUNTS
-from pybernetes.client.rest import APIStatusError, is_already_exists
+from pybernetes.client.rest import APIStatusError, is_already_exists, is_namespace_terminating
 from pybernetes.controllers.base import Controller, ControllerContext
 
 log = logging.getLogger(__name__)
@@ -58,12 +58,7 @@ class ServiceAccountController(Controller):
                 await self.client.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                                            "metadata": {"name": name, "namespace": key}}, key)
             except APIStatusError as e:
-                if is_already_exists(e) or _namespace_terminating(e) or e.code == 404:
+                if is_already_exists(e) or is_namespace_terminating(e) or e.code == 404:
                     continue
                 raise
         return None
-
-
-def _namespace_terminating(e: APIStatusError) -> bool:
-    causes = (e.status.get("details") or {}).get("causes") or ()
-    return e.code == 403 and any(c.get("reason") == "NamespaceTerminating" for c in causes)

@@ -270,6 +270,18 @@ def test_services_to_update_on_label_change(old: dict, new: dict, want: set) -> 
     assert ep.services_to_update(svcs, p_old, p_new) == want
 
 
+@pytest.mark.parametrize(("svc", "want"), [
+    (service(selector={"app": "web"}), ["a"]),
+    (service(selector={}), ["a", "b"]),                          # an empty selector selects every pod
+    (service(selector=False), None),                             # no selector: endpoints written by hand
+    (service(selector={"app": "web"}, svc_type="ExternalName"), None),
+])
+def test_selected_pods(svc: Obj, want: list[str] | None) -> None:
+    pods = [pod_body("a", labels={"app": "web"}), pod_body("b", labels={"app": "db"})]
+    got = ep.selected_pods(svc, pods)
+    assert (None if got is None else [p["metadata"]["name"] for p in got]) == want
+
+
 def test_truncate_keeps_ready_first() -> None:
     subsets = [{"addresses": [{"ip": f"10.0.0.{i}"} for i in range(6)],
                 "notReadyAddresses": [{"ip": f"10.0.1.{i}"} for i in range(6)]}]
