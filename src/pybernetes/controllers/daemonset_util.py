@@ -17,12 +17,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pybernetes.api.meta import is_being_deleted, labels_of, name_of, parse_time
+from pybernetes.api.meta import is_being_deleted, labels_of, name_of
 from pybernetes.api.nodeaffinity import node_view, required_node_affinity
 from pybernetes.controllers.deployment_util import scaled_value
 from pybernetes.controllers.history import REVISION_LABEL
 from pybernetes.controllers.nodelifecycle import tolerates
-from pybernetes.controllers.pods import is_pod_available, is_pod_ready
+from pybernetes.controllers.pods import creation_time, is_pod_available, is_pod_ready
 
 Obj = dict[str, Any]
 TEMPLATE_GENERATION_LABEL = "pod-template-generation"
@@ -151,20 +151,13 @@ def should_run(node: Obj, ds: Obj) -> tuple[bool, bool]:
 # Pods per node
 
 
-def _created(pod: Obj) -> datetime | None:
-    ts = (pod.get("metadata") or {}).get("creationTimestamp")
-    try:
-        return parse_time(ts) if ts else None
-    except ValueError:
-        return None
-
-
 _ZERO = datetime.min.replace(tzinfo=UTC)
 
 
 def oldest_first(pods: list[Obj]) -> list[Obj]:
     """``podByCreationTimestampAndPhase``: scheduled pods first, then the oldest, then by name."""
-    return sorted(pods, key=lambda p: (not (p.get("spec") or {}).get("nodeName"), _created(p) or _ZERO, name_of(p)))
+    return sorted(pods, key=lambda p: (not (p.get("spec") or {}).get("nodeName"), creation_time(p) or _ZERO,
+                                       name_of(p)))
 
 
 def allows_surge(ds: Obj) -> bool:

@@ -73,7 +73,8 @@ def _max_restarts(pod: Obj) -> int:
                default=0)
 
 
-def _created(pod: Obj) -> datetime | None:
+def creation_time(pod: Obj) -> datetime | None:
+    """``metadata.creationTimestamp`` as a datetime; None when missing or unparsable."""
     ts = (pod.get("metadata") or {}).get("creationTimestamp")
     try:
         return parse_time(ts) if ts else None
@@ -131,7 +132,7 @@ def compare_for_deletion(a: tuple[Obj, int], b: tuple[Obj, int], now: datetime |
     m1, m2 = _max_restarts(p1), _max_restarts(p2)
     if m1 != m2:
         return -1 if m1 > m2 else 1
-    res = _time_cmp(_created(p1), _created(p2), uid_of(p1), uid_of(p2), now)
+    res = _time_cmp(creation_time(p1), creation_time(p2), uid_of(p1), uid_of(p2), now)
     return res or 0
 
 
