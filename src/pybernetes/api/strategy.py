@@ -48,16 +48,20 @@ class Strategy:
         """Status a new object starts with (kinds such as Pod set phase Pending here)."""
 
     def prepare_for_update(self, obj: Obj, old: Obj) -> None:
-        if self.has_status_subresource:
-            if "status" in old:
-                obj["status"] = old["status"]
-            else:
-                obj.pop("status", None)
+        self.keep_status(obj, old)
         if self.tracks_generation:
             gen = old["metadata"].get("generation", 1)
             if self.spec_of(obj) != self.spec_of(old):
                 gen += 1
             obj["metadata"]["generation"] = gen
+
+    def keep_status(self, obj: Obj, old: Obj) -> None:
+        """With a status subresource, a write to the main resource keeps the stored status (mutates ``obj``)."""
+        if self.has_status_subresource:
+            if "status" in old:
+                obj["status"] = old["status"]
+            else:
+                obj.pop("status", None)
 
     def spec_of(self, obj: Obj) -> Any:
         """What counts as 'spec' for generation tracking: everything but metadata and status."""

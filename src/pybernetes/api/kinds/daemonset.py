@@ -148,11 +148,7 @@ class DaemonSetStrategy(Strategy):
         set_template_generation(obj, max(template_generation(obj), 1))
 
     def prepare_for_update(self, obj: Obj, old: Obj) -> None:
-        if self.has_status_subresource:
-            if "status" in old:
-                obj["status"] = old["status"]
-            else:
-                obj.pop("status", None)
+        self.keep_status(obj, old)
         meta, old_meta = obj["metadata"], old["metadata"]
         gen = old_meta.get("generation", 1)
         tgen = template_generation(old)
