@@ -160,3 +160,14 @@ def parse_time(s: str) -> datetime:
     if not isinstance(s, str) or not _RFC3339_RE.fullmatch(s):
         raise ValueError(f'parsing time "{s}" as "2006-01-02T15:04:05Z07:00": cannot parse')
     return datetime.fromisoformat(s).astimezone(UTC)
+
+
+def parse_time_or_none(value: Any) -> datetime | None:
+    """:func:`parse_time` of a timestamp field that may be unset or malformed: None then, which callers read as
+    "no time" (as upstream's code reads a zero ``metav1.Time``)."""
+    if not value:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None

@@ -30,7 +30,7 @@ from pybernetes.api.meta import (
     key_of,
     name_of,
     namespace_of,
-    parse_time,
+    parse_time_or_none,
     uid_of,
 )
 from pybernetes.client.resources import CRONJOBS, JOBS
@@ -57,19 +57,12 @@ MANY_MISSED = 100
 # Schedule arithmetic (pure)
 
 
-def _time(s: Any) -> datetime | None:
-    try:
-        return parse_time(s) if s else None
-    except ValueError:
-        return None
-
-
 def most_recent_schedule_time(cj: Obj, now: datetime, sched: Schedule, *,
                               with_deadline: bool) -> tuple[datetime, datetime | None, int]:
     """``mostRecentScheduleTime``: (the time counted from, the latest scheduled time not after ``now`` or None,
     about how many were missed). Raises ValueError for a schedule whose times are less than a second apart."""
     spec, status = cj.get("spec") or {}, cj.get("status") or {}
-    earliest = _time(status.get("lastScheduleTime")) or _time((cj.get("metadata") or {}).get(
+    earliest = parse_time_or_none(status.get("lastScheduleTime")) or parse_time_or_none((cj.get("metadata") or {}).get(
         "creationTimestamp")) or now
     deadline = spec.get("startingDeadlineSeconds")
     if with_deadline and deadline is not None:
@@ -248,8 +241,8 @@ class CronJobController(Controller):
                                     f"Saw completed job: {name_of(j)}, status: {done}")
                 changed = True
             if done == "Complete":
-                completed = _time((j.get("status") or {}).get("completionTime"))
-                last = _time(status.get("lastSuccessfulTime"))
+                completed = parse_time_or_none((j.get("status") or {}).get("completionTime"))
+                last = parse_time_or_none(status.get("lastSuccessfulTime"))
                 if completed is not None and (last is None or completed > last):
                     status["lastSuccessfulTime"] = format_rfc3339(completed)
                     changed = True
@@ -310,7 +303,8 @@ class CronJobController(Controller):
             return delay, False
         name = job_name(cj, scheduled)
         active = status.get("active") or []
-        if any(a.get("name") == name for a in active) or _time(status.get("lastScheduleTime")) == scheduled:
+        if (any(a.get("name") == name for a in active)
+                or parse_time_or_none(status.get("lastScheduleTime")) == scheduled):
             return delay, False
         policy = spec.get("concurrencyPolicy") or "Allow"
         if policy == "Forbid" and active:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pybernetes.api.meta import key_of, parse_time, split_key
+from pybernetes.api.meta import key_of, parse_time_or_none, split_key
 from pybernetes.client.informer import Informer
 from pybernetes.client.resources import ENDPOINTS, PODS, SERVICES
 from pybernetes.client.rest import APIStatusError, is_namespace_terminating, is_not_found
@@ -209,15 +209,6 @@ def format_rfc3339_nano(t: datetime.datetime) -> str:
     return f"{base}.{frac}Z" if frac else base + "Z"
 
 
-def _time(s: Any) -> datetime.datetime | None:
-    if not s:
-        return None
-    try:
-        return parse_time(str(s))
-    except ValueError:
-        return None
-
-
 @dataclass(slots=True)
 class _TriggerState:
     service: datetime.datetime | None = None
@@ -240,7 +231,7 @@ class TriggerTimeTracker:
         pod_times: dict[str, datetime.datetime] = {}
         for pod in pods:
             cond = ready_condition(pod)
-            t = _time(cond.get("lastTransitionTime")) if cond else None
+            t = parse_time_or_none(cond.get("lastTransitionTime")) if cond else None
             if t is None:
                 continue
             name = (pod.get("metadata") or {}).get("name", "")
@@ -248,7 +239,7 @@ class TriggerTimeTracker:
             last = state.pods.get(name)
             if last is None or t > last:
                 earliest = t if earliest is None or t < earliest else earliest
-        created = _time((svc.get("metadata") or {}).get("creationTimestamp"))
+        created = parse_time_or_none((svc.get("metadata") or {}).get("creationTimestamp"))
         if created is not None and (state.service is None or created > state.service):
             earliest = created if earliest is None or created < earliest else earliest
         state.pods, state.service = pod_times, created

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from pybernetes.api.meta import parse_time
+from pybernetes.api.meta import parse_time_or_none
 from pybernetes.api.quantity import parse_quantity_json
 from pybernetes.client.clock import REAL, Clock
 from pybernetes.client.resources import ResourceRef
@@ -57,10 +57,7 @@ class Requester(Protocol):
 
 
 def _time(value: Any) -> datetime:
-    try:
-        return parse_time(value) if value else _ZERO
-    except (TypeError, ValueError):
-        return _ZERO
+    return parse_time_or_none(value) or _ZERO
 
 
 class RESTMetricsClient:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pybernetes.api.gotime import parse_go_duration
-from pybernetes.api.meta import parse_time
+from pybernetes.api.meta import parse_time_or_none
 from pybernetes.api.quantity import parse_quantity_json
 
 Obj = dict[str, Any]
@@ -68,15 +68,6 @@ def _ready_condition(pod: Obj) -> Obj | None:
     return None
 
 
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_time(value)
-    except (TypeError, ValueError):
-        return None
-
-
 _ZERO = datetime(1, 1, 1, tzinfo=UTC)          # Go's zero time: what an unset timestamp compares as
 
 
@@ -103,11 +94,11 @@ def group_pods(pods: Iterable[Obj], metrics: Mapping[str, PodMetric], resource: 
             continue
         if resource == "cpu":
             cond = _ready_condition(pod)
-            start = _time(status.get("startTime"))
+            start = parse_time_or_none(status.get("startTime"))
             if cond is None or start is None:
                 is_unready = True
             else:
-                transition = _time(cond.get("lastTransitionTime")) or _ZERO
+                transition = parse_time_or_none(cond.get("lastTransitionTime")) or _ZERO
                 if start + timedelta(seconds=tuning.cpu_initialization_period) > now:
                     # within the initialisation period: unready, or sampled before a full window of readiness
                     is_unready = cond.get("status") == "False" or \
@@ -279,7 +270,7 @@ def pod_metrics_info(items: Iterable[Obj], resource: str, container: str) -> Pod
     out: PodMetricsInfo = {}
     for m in items:
         meta = m.get("metadata") or {}
-        ts = _time(m.get("timestamp")) or _ZERO
+        ts = parse_time_or_none(m.get("timestamp")) or _ZERO
         window = _window_seconds(m.get("window"))
         containers = m.get("containers") or []
         if container:

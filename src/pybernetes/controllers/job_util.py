@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pybernetes.api.meta import annotations_of, format_rfc3339, is_being_deleted, parse_time
+from pybernetes.api.meta import annotations_of, format_rfc3339, is_being_deleted, parse_time_or_none
 from pybernetes.controllers.pods import compare_for_deletion, is_pod_ready
 
 Obj = dict[str, Any]
@@ -359,13 +359,6 @@ class BackoffRecord:
     last_failure_time: datetime | None = None
 
 
-def _time(s: Any) -> datetime | None:
-    try:
-        return parse_time(s) if s else None
-    except ValueError:
-        return None
-
-
 def finished_time(pod: Obj) -> datetime:
     """When the pod finished: its containers' last finish, else Ready=False, else deletion minus grace, else
     creation (``getFinishedTime``)."""
@@ -373,7 +366,7 @@ def finished_time(pod: Obj) -> datetime:
     latest: datetime | None = None
     statuses = st.get("containerStatuses") or ()
     for cs in statuses:
-        t = _time(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt"))
+        t = parse_time_or_none(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt"))
         if t is None:
             latest = None
             break
@@ -381,12 +374,13 @@ def finished_time(pod: Obj) -> datetime:
     if latest is not None:
         return latest
     for c in st.get("conditions") or ():
-        if c.get("type") == "Ready" and c.get("status") == "False" and (t := _time(c.get("lastTransitionTime"))):
+        if c.get("type") == "Ready" and c.get("status") == "False" and (
+                t := parse_time_or_none(c.get("lastTransitionTime"))):
             return t
     meta = pod.get("metadata") or {}
-    if (t := _time(meta.get("deletionTimestamp"))) is not None:
+    if (t := parse_time_or_none(meta.get("deletionTimestamp"))) is not None:
         return t - timedelta(seconds=int(meta.get("deletionGracePeriodSeconds") or 0))
-    return _time(meta.get("creationTimestamp")) or datetime.min.replace(tzinfo=UTC)
+    return parse_time_or_none(meta.get("creationTimestamp")) or datetime.min.replace(tzinfo=UTC)
 
 
 def new_backoff_record(old: BackoffRecord, succeeded: list[Obj], failed: list[Obj]) -> BackoffRecord:

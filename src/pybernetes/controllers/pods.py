@@ -14,7 +14,15 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from pybernetes.api.meta import annotations_of, is_being_deleted, name_of, namespace_of, parse_time, uid_of
+from pybernetes.api.meta import (
+    annotations_of,
+    is_being_deleted,
+    name_of,
+    namespace_of,
+    parse_time,
+    parse_time_or_none,
+    uid_of,
+)
 
 Obj = dict[str, Any]
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
@@ -75,11 +83,7 @@ def _max_restarts(pod: Obj) -> int:
 
 def creation_time(pod: Obj) -> datetime | None:
     """``metadata.creationTimestamp`` as a datetime; None when missing or unparsable."""
-    ts = (pod.get("metadata") or {}).get("creationTimestamp")
-    try:
-        return parse_time(ts) if ts else None
-    except ValueError:
-        return None
+    return parse_time_or_none((pod.get("metadata") or {}).get("creationTimestamp"))
 
 
 def _log_rank(t: datetime, now: datetime) -> int:

@@ -90,3 +90,11 @@ def test_format_and_parse():
 def test_parse_time_rejects_non_rfc3339(bad):
     with pytest.raises(ValueError, match="parsing time"):
         m.parse_time(bad)
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    ("2006-01-02T15:04:05Z", datetime(2006, 1, 2, 15, 4, 5, tzinfo=UTC)),
+    (None, None), ("", None), ("yesterday", None), (12, None), ({"seconds": 1}, None),
+])
+def test_parse_time_or_none(value, want):
+    assert m.parse_time_or_none(value) == want
