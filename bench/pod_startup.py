@@ -156,6 +156,24 @@ def find_pids(*words: bytes) -> list[int]:
     return out
 
 
+def bridge_addresses() -> set[str]:
+    """The IPv4 addresses on the CNI bridge (``10.42.0.1/24``), empty when there is no bridge."""
+    p = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", BRIDGE], capture_output=True, text=True, check=False)
+    return {f[3] for f in (line.split() for line in p.stdout.splitlines()) if len(f) > 3 and f[2] == "inet"}
+
+
+def restore_bridge(had_bridge: bool, had_addresses: set[str]) -> None:
+    """Leave the CNI bridge as it was: removed if we made it, else without the gateway our node added (the bridge
+    plugin refuses a second IPv4 gateway, so a leftover would stop another node on this machine)."""
+    if not had_bridge:
+        if os.path.exists(f"/sys/class/net/{BRIDGE}"):
+            subprocess.run(["ip", "link", "delete", BRIDGE], check=False, capture_output=True)
+        return
+    for addr in bridge_addresses() - had_addresses:
+        if addr.startswith("10.42."):
+            subprocess.run(["ip", "addr", "del", addr, "dev", BRIDGE], check=False, capture_output=True)
+
+
 def proc_status(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/status").read_text()
@@ -329,7 +347,7 @@ def run(*, quick: bool, runtime: str = "crun") -> Result:
     rounds = QUICK_ROUNDS if quick else ROUNDS
     result = Result(runtime=runtime, bursts=[Burst(pods=n, rounds=k) for n, k in rounds.items()])
     work = Path(tempfile.mkdtemp(prefix="pod-startup-"))
-    had_bridge = os.path.exists(f"/sys/class/net/{BRIDGE}")
+    had_bridge, had_addresses = os.path.exists(f"/sys/class/net/{BRIDGE}"), bridge_addresses()
     reg = ti.start_registry(work / "registry")
     try:
         asyncio.run(ti.push_images(reg, [i for i in ti.build_test_images() if "busybox" in i.name]))
@@ -346,8 +364,7 @@ def run(*, quick: bool, runtime: str = "crun") -> Result:
     finally:
         ti.stop_registry(reg)
         shutil.rmtree(work, ignore_errors=True)
-        if not had_bridge and os.path.exists(f"/sys/class/net/{BRIDGE}"):
-            subprocess.run(["ip", "link", "delete", BRIDGE], check=False, capture_output=True)
+        restore_bridge(had_bridge, had_addresses)
     return result
 
 
