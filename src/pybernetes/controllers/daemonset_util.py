@@ -19,9 +19,9 @@ from typing import Any
 
 from pybernetes.api.meta import is_being_deleted, labels_of, name_of
 from pybernetes.api.nodeaffinity import node_view, required_node_affinity
+from pybernetes.api.tolerations import tolerates
 from pybernetes.controllers.deployment_util import scaled_value
 from pybernetes.controllers.history import REVISION_LABEL
-from pybernetes.controllers.nodelifecycle import tolerates
 from pybernetes.controllers.pods import creation_time, is_pod_available, is_pod_ready
 
 Obj = dict[str, Any]

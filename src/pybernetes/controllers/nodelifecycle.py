@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pybernetes.api.meta import format_rfc3339, key_of, split_key
+from pybernetes.api.tolerations import tolerates
 from pybernetes.client.resources import LEASES, NODES, PODS
 from pybernetes.client.rest import APIStatusError, is_not_found
 from pybernetes.controllers.base import Controller, ControllerContext
@@ -62,18 +63,6 @@ DEFAULTS = {"node_monitor_grace_period": 40.0, "node_startup_grace_period": 60.0
 
 
 # ------------------------------------------------------------------ taints and tolerations
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """Upstream ``Toleration.ToleratesTaint``: an empty effect or key matches any; Exists ignores the value."""
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    return op == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
 def matching_tolerations(taints: list[Obj], tolerations: list[Obj]) -> list[Obj] | None:
     """The tolerations used to tolerate ``taints``, or None if some taint is not tolerated at all."""
     used: list[Obj] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pybernetes.api.tolerations import tolerations_tolerate_taint
 from pybernetes.scheduler.framework import (
     NODE,
     POD,
@@ -20,7 +21,6 @@ from pybernetes.scheduler.framework import (
     Status,
     unresolvable,
 )
-from pybernetes.scheduler.plugins.taint_toleration import tolerations_tolerate_taint
 
 Obj = dict[str, Any]
 NAME = "NodeUnschedulable"

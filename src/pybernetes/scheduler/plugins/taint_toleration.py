@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
+from pybernetes.api.tolerations import tolerates as tolerates  # re-exported: callers import it here
+from pybernetes.api.tolerations import tolerations_tolerate_taint
 from pybernetes.scheduler.framework import (
     NODE,
     POD,
@@ -28,24 +30,6 @@ from pybernetes.scheduler.plugins.normalize_score import default_normalize_score
 Obj = dict[str, Any]
 NAME = "TaintToleration"
 PRE_SCORE_KEY = "PreScore" + NAME
-
-
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """Toleration.ToleratesTaint: an empty effect or key matches any; operator Exists ignores the value."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return op == "Exists"
-
-
-def tolerations_tolerate_taint(tolerations: Iterable[Obj], taint: Obj) -> bool:
-    return any(tolerates(t, taint) for t in tolerations)
 
 
 def find_untolerated_taint(taints: Iterable[Obj], tolerations: Sequence[Obj]) -> Obj | None:
