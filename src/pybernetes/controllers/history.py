@@ -24,7 +24,8 @@ from pybernetes.client.informer import Informer
 from pybernetes.client.resources import CONTROLLERREVISIONS
 from pybernetes.client.rest import APIStatusError, is_already_exists, is_conflict, is_not_found
 from pybernetes.controllers.controller_ref import new_controller_ref
-from pybernetes.controllers.hashing import fnv32, safe_encode
+from pybernetes.controllers.hashing import fnv32 as fnv32  # both re-exported: revision tests and callers use them here
+from pybernetes.controllers.hashing import safe_encode as safe_encode
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

@@ -15,6 +15,7 @@ from typing import Any
 
 from pybernetes.api.meta import annotations_of, format_rfc3339, is_being_deleted, parse_time_or_none
 from pybernetes.controllers.pods import compare_for_deletion, is_pod_ready
+from pybernetes.controllers.pods import phase_of as phase_of  # re-exported: the Job controller reads ju.phase_of
 
 Obj = dict[str, Any]
 Interval = tuple[int, int]                     # inclusive [first, last]
@@ -127,10 +128,6 @@ def ensure_condition(conditions: list[Obj], type_: str, status: str, reason: str
 
 # ---------------------------------------------------------------------------------------------------------------
 # Pods
-
-
-def phase_of(pod: Obj) -> str:
-    return str((pod.get("status") or {}).get("phase") or "")
 
 
 def has_tracking_finalizer(pod: Obj) -> bool:

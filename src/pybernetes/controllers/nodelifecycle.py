@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pybernetes.api.meta import format_rfc3339, key_of, split_key
-from pybernetes.api.tolerations import tolerates
+from pybernetes.api.tolerations import tolerates as tolerates  # re-exported: callers used nodelifecycle.tolerates
 from pybernetes.client.resources import LEASES, NODES, PODS
 from pybernetes.client.rest import APIStatusError, is_not_found
 from pybernetes.controllers.base import Controller, ControllerContext

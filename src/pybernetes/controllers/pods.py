@@ -34,6 +34,11 @@ def is_pod_active(pod: Obj) -> bool:
     return phase not in ("Succeeded", "Failed") and not is_being_deleted(pod)
 
 
+def phase_of(pod: Obj) -> str:
+    """``status.phase``, "" while unset."""
+    return str((pod.get("status") or {}).get("phase") or "")
+
+
 def ready_condition(pod: Obj) -> Obj | None:
     for c in (pod.get("status") or {}).get("conditions") or ():
         if c.get("type") == "Ready":

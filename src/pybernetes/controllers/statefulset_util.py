@@ -19,6 +19,7 @@ from pybernetes.api.meta import is_being_deleted, name_of, namespace_of, uid_of
 from pybernetes.controllers.controller_ref import new_controller_ref
 from pybernetes.controllers.history import REVISION_LABEL
 from pybernetes.controllers.pods import is_pod_available, is_pod_ready, pod_from_template
+from pybernetes.controllers.pods import phase_of as phase_of  # re-exported: the controller reads su.phase_of
 
 Obj = dict[str, Any]
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
@@ -189,10 +190,6 @@ def pod_revision(pod: Obj) -> str:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Pod states
-
-
-def phase_of(pod: Obj) -> str:
-    return str((pod.get("status") or {}).get("phase") or "")
 
 
 def is_created(pod: Obj) -> bool:
