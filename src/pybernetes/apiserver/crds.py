@@ -27,7 +27,8 @@ from pybernetes.api.meta import now_rfc3339
 from pybernetes.api.resources import STANDARD, Resource, Subresource
 from pybernetes.apiserver.authn import UserInfo
 from pybernetes.apiserver.options import DeleteOptions, WriteOptions
-from pybernetes.apiserver.registry import HOOKS, GenericREST, RESTHooks
+from pybernetes.apiserver.registry import GenericREST
+from pybernetes.apiserver.resthooks import HOOKS, RESTHooks
 from pybernetes.storage import interface as st
 from pybernetes.storage.watchcache import CachedEvent
 

@@ -33,7 +33,9 @@ from pybernetes.api.validation.names import name_is_dns_subdomain
 from pybernetes.apiserver import warnings
 from pybernetes.apiserver.admission import Attributes
 from pybernetes.apiserver.authn import UserInfo
+from pybernetes.apiserver.listing import list_objects
 from pybernetes.apiserver.options import DeleteOptions, ListOptions, WriteOptions
+from pybernetes.apiserver.resthooks import HOOKS, RESTHooks, hooks_for
 from pybernetes.apiserver.state import ServerState
 from pybernetes.storage import interface as st
 
@@ -53,47 +55,6 @@ def typeinfo_of(res: Resource) -> TypeInfo:
     if res.message:
         return of_message(res.message)
     return TypeInfo("any")
-
-
-class RESTHooks:
-    """Per-resource additions to the generic flow; every hook is a no-op by default."""
-
-    async def before_create(self, state: ServerState, res: Resource, obj: Obj, *, dry_run: bool) -> None:
-        """After validation, before the write (allocate IPs/ports); raise to refuse."""
-
-    async def create_failed(self, state: ServerState, res: Resource, obj: Obj) -> None:
-        """The write after before_create failed: release what it allocated."""
-
-    async def before_update(self, state: ServerState, res: Resource, obj: Obj, old: Obj, *, dry_run: bool) -> None:
-        """After validation, before the write."""
-
-    async def update_failed(self, state: ServerState, res: Resource, obj: Obj, old: Obj) -> None:
-        """The write after before_update failed: release what it allocated."""
-
-    async def after_update(self, state: ServerState, res: Resource, obj: Obj, old: Obj) -> None:
-        """After a successful update write: release what the old object held and the new one does not."""
-
-    def grace_period(self, obj: Obj, requested: int | None) -> int:
-        """Grace period for a delete; >0 makes the deletion graceful (object stays with a deletionTimestamp)."""
-        return 0
-
-    def on_delete(self, obj: Obj) -> bool:
-        """Mutate an object that is being deleted but must stay (e.g. Namespace → Terminating);
-        return True when it must stay even without finalizers."""
-        return False
-
-    async def after_delete(self, state: ServerState, res: Resource, obj: Obj) -> None:
-        """The object is gone from the store: release its allocations."""
-
-
-HOOKS: dict[str, RESTHooks] = {}          # storage ("core/services") → hooks; filled by apiserver.rest
-
-
-def hooks_for(res: Resource) -> RESTHooks:
-    return HOOKS.get(res.storage, _DEFAULT_HOOKS)
-
-
-_DEFAULT_HOOKS = RESTHooks()
 
 
 class GenericREST:
@@ -194,9 +155,6 @@ class GenericREST:
         return self.from_storage(res, self.decode(await self.get_kv(res, ns, name)))
 
     # ----------------------------------------------------------------- create
-    def _admission(self) -> Any:
-        return self.state.admission
-
     async def create(self, res: Resource, ns: str, obj: Obj, *, opts: WriteOptions, user: UserInfo,
                      subresource: str = "", managed: bool = True) -> Obj:
         strategy = self.strategy(res)
@@ -488,91 +446,8 @@ class GenericREST:
     # ----------------------------------------------------------------- list
     async def list(self, res: Resource, ns: str, opts: ListOptions,
                    match: Callable[[Obj], bool] | None = None, *, encoded: list[bytes] | None = None) -> Obj:
-        """A consistent list, served from the watch cache; continuation pages are read from the store at the
-        first page's revision so that pages are one snapshot.
-
-        ``encoded``, when given, receives each item's JSON when the watch cache holds it (one per item, in order;
-        left empty otherwise), so that the response joins bytes instead of encoding every item again."""
-        from pybernetes.apiserver.options import decode_continue, encode_continue, parse_rv
-        prefix = res.key_prefix(ns)
-        cache = self.state.cache
-        items: list[Obj]
-        cached_json: list[bytes] | None = None
-        if opts.continue_token:
-            cont = decode_continue(opts.continue_token, prefix)
-            rev = cont.rv
-            items, more, last = await self._list_store(res, prefix, rev, cont.start, opts.limit, match)
-        elif opts.resource_version_match == "Exact" and opts.resource_version not in ("", "0"):
-            rev = parse_rv(opts.resource_version)
-            items, more, last = await self._list_store(res, prefix, rev, "", opts.limit, match)
-        else:
-            if opts.resource_version == "":
-                rev = await cache.sync()
-            elif opts.resource_version == "0":
-                rev = cache.revision
-            else:
-                want = parse_rv(opts.resource_version)
-                try:
-                    await cache.wait_for(want, timeout=3.0)
-                except TimeoutError:
-                    raise errors.Timeout(f"Too large resource version: {want}, current: {cache.revision}",
-                                         details={"causes": [{"reason": "ResourceVersionTooLarge",
-                                                              "message": "Too large resource version"}],
-                                                  "retryAfterSeconds": 1}) from None
-                rev = cache.revision
-            rc = cache.resource(res.storage)
-            objs = rc.objects
-            keys = rc.keys(prefix)
-            if match is not None:
-                keys = [k for k in keys if match(objs[k])]
-            more = 0
-            last = ""
-            if opts.limit and len(keys) > opts.limit and opts.resource_version != "0":
-                more = len(keys) - opts.limit
-                keys = keys[:opts.limit]
-            items = [objs[k] for k in keys]
-            if more:
-                last = res.key(ns_of(items[-1]), items[-1]["metadata"]["name"])
-            if encoded is not None and res.api_version == res.storage_version:
-                cached_json = [rc.json_of(k) for k in keys]
-        lst: Obj = {"kind": res.list_kind or res.kind + "List", "apiVersion": res.api_version,
-                    "metadata": {"resourceVersion": str(rev)}}
-        if more:
-            lst["metadata"]["continue"] = encode_continue(rev, last, prefix)
-            if match is None:
-                lst["metadata"]["remainingItemCount"] = more
-        if res.api_version != res.storage_version:
-            items = [self.from_storage(res, o) for o in items]
-        lst["items"] = items
-        if cached_json is not None and encoded is not None:
-            encoded.extend(cached_json)
-        return lst
-
-    async def _list_store(self, res: Resource, prefix: str, rev: int, start: str, limit: int,
-                          match: Callable[[Obj], bool] | None) -> tuple[list[Obj], int, str]:
-        out: list[Obj] = []
-        cursor = start
-        while True:
-            try:
-                _, kvs = await self.state.store.list(prefix, revision=rev, start_after=cursor,
-                                                     limit=(limit + 1) if limit else 0)
-            except st.Compacted:
-                raise errors.Expired("The provided continue parameter is too old to display a consistent list "
-                                     "result. You can start a new list without the continue parameter, or use "
-                                     "the continue token in this response to retrieve the remainder of the results."
-                                     ) from None
-            except st.FutureRevision:
-                raise errors.Timeout(f"Too large resource version: {rev}") from None
-            for kv in kvs:
-                obj = self.decode(kv)
-                if match is None or match(obj):
-                    out.append(obj)
-                    if limit and len(out) > limit:
-                        more_key = res.key(ns_of(out[limit - 1]), out[limit - 1]["metadata"]["name"])
-                        return out[:limit], 1, more_key
-            if not limit or len(kvs) <= limit:
-                return out, 0, ""
-            cursor = kvs[-1].key
+        """A consistent list (see :func:`pybernetes.apiserver.listing.list_objects`)."""
+        return await list_objects(self, res, ns, opts, match, encoded=encoded)
 
 
 # Groups whose upstream servers (apiextensions-apiserver, kube-aggregator) validate ObjectMeta with apimachinery's
@@ -587,10 +462,6 @@ def _standard_finalizers(res: Resource) -> bool:
 
 class _Retry(Exception):
     pass
-
-
-def ns_of(obj: Obj) -> str:
-    return obj.get("metadata", {}).get("namespace", "")
 
 
 def copy_object(value: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pybernetes.apiserver.registry import HOOKS
+from pybernetes.apiserver.resthooks import HOOKS
 
 
 def install() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pybernetes.apiserver.registry import RESTHooks
+from pybernetes.apiserver.resthooks import RESTHooks
 
 DEFAULT_GRACE = 30
 

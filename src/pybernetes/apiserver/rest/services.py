@@ -18,7 +18,7 @@ import orjson
 from pybernetes.api import errors
 from pybernetes.api.field import invalid
 from pybernetes.api.resources import Resource
-from pybernetes.apiserver.registry import RESTHooks
+from pybernetes.apiserver.resthooks import RESTHooks
 from pybernetes.apiserver.state import ServerState
 from pybernetes.storage import interface as st
 
