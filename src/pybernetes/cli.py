@@ -108,6 +108,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--oci-runtime", choices=("crun", "runc"), default="crun", help="OCI runtime of a real node")
     a.add_argument("--cluster-dns", default="10.43.0.10", help="the cluster DNS address pods resolve with")
     a.add_argument("--cluster-domain", default="cluster.local")
+    a.add_argument("--cni-bridge", default="pyb0",
+                   help="a real node's CNI bridge (holds the podCIDR's gateway; one per agent sharing a network "
+                        "namespace)")
     a.add_argument("--disable-kube-proxy", action="store_true",
                    help="a real node runs no Service proxy or NetworkPolicy enforcement (nftables)")
     a.add_argument("--pod-log-dir", type=pathlib.Path, default=pathlib.Path("/var/log/pods"),

@@ -191,9 +191,8 @@ def test_failing_probes(node: Node) -> None:
 
 def test_bound_service_account_token(node: Node) -> None:
     """A projected serviceAccountToken comes from the TokenRequest API, bound to the pod: the API server accepts
-    it as the pod's ServiceAccount, and stops accepting it once the pod is deleted."""
-    apply(node, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt"},
-                 "data": {"ca.crt": "from the test"}})
+    it as the pod's ServiceAccount, and stops accepting it once the pod is deleted. Beside it, the cluster CA that
+    the root CA publisher keeps in kube-root-ca.crt (a test's own copy of that ConfigMap would be put back)."""
     apply(node, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "identity"},
                  "spec": {**BASE_SPEC, "containers": [{
                      "name": "app", "image": "busybox:latest", "command": ["sleep", "100000"],
@@ -212,12 +211,12 @@ def test_bound_service_account_token(node: Node) -> None:
 
     wait_for(running, timeout=120, what="the pod to run", node=node)
     d = "/var/run/secrets/kubernetes.io/serviceaccount"
-    assert sh(node, "identity", f"cat {d}/namespace {d}/ca.crt") == f"{NS}from the test"
+    ca_pem = ClientConfig.from_kubeconfig(node.server.kubeconfig).ca_pem
+    assert ca_pem is not None
+    assert sh(node, "identity", f"cat {d}/namespace {d}/ca.crt") == f"{NS}{ca_pem.decode()}"
     token = sh(node, "identity", f"cat {d}/token")
     assert token.count(".") == 2
 
-    ca_pem = ClientConfig.from_kubeconfig(node.server.kubeconfig).ca_pem
-    assert ca_pem is not None
     tls = ssl.create_default_context(cadata=ca_pem.decode())       # the server's CA only: no client certificate
 
     def whoami() -> str:

@@ -8,7 +8,7 @@ pod, and a default-deny NetworkPolicy blocks the client until an allow rule lets
 
 The API server listens on a lab bridge address (10.99.47.1) that pods reach through their node; Services use
 10.99.147.0/24 and NodePorts 29200-29299. Teardown removes the pods' containers, the node's nftables table,
-the lab bridge and ``pyb0`` (when the test created it). Needs root and the packages of
+the lab bridge and the node's own CNI bridge (``--cni-bridge``). Needs root and the packages of
 ``tools/install-deps.sh``; outside CI a missing prerequisite skips, in CI it fails.
 """
 
@@ -40,6 +40,7 @@ NODE = "e2e-proxy-node"
 NS = "pxy"
 SERVICE_CIDR = "10.99.147.0/24"
 CLUSTER_CIDR, GATEWAY = "10.99.64.0/18", "10.99.64.1"       # the node's podCIDR is 10.99.64.0/24
+BRIDGE = f"pybr{os.getpid() % 100000}"      # the node's own CNI bridge: never another cluster's pyb0, deleted after
 Obj = dict[str, Any]
 
 
@@ -88,7 +89,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     h.require_node_prerequisites()
     proxylab.require_prerequisites()
     base = tmp_path_factory.mktemp("proxypods")
-    had_bridge = os.path.exists("/sys/class/net/pyb0")
     reg_gen = h.registry_fixture(base)
     registry = next(reg_gen)
     data = base / "agent"
@@ -107,7 +107,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 [sys.executable, "-m", "pybernetes", "agent", "--server", srv.url, "--token", srv.token,
                  "--data-dir", str(data), "--node-name", NODE, "--node-ip", "127.0.0.1", "--kubelet-port",
                  str(ti.free_port()), "--registry-config", str(registry.registries_yaml), "--cluster-dns",
-                 "10.99.147.10"], stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                 "10.99.147.10", "--cni-bridge", BRIDGE], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1", TABLE_ENV: table})
             log.close()
             c = Cluster(server=srv, lab=lab, agent=agent, data=data, table=table)
@@ -130,10 +131,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             if srv is not None:
                 srv.stop()
             next(reg_gen, None)
-            if not had_bridge and bridge_is_ours():
-                subprocess.run(["ip", "link", "delete", "pyb0"], check=False)
-            else:                                    # someone else's bridge: take only our gateway address off
-                subprocess.run(["ip", "addr", "del", f"{GATEWAY}/24", "dev", "pyb0"], capture_output=True, check=False)
+            if os.path.exists(f"/sys/class/net/{BRIDGE}"):
+                subprocess.run(["ip", "link", "delete", BRIDGE], check=False)
 
 
 def unmount_below(root: Path) -> None:
@@ -143,12 +142,6 @@ def unmount_below(root: Path) -> None:
         mounts = [line.split()[1] for line in f if line.split()[1].startswith(prefix)]
     for m in sorted(mounts, key=len, reverse=True):
         subprocess.run(["umount", "-l", m], capture_output=True, check=False)
-
-
-def bridge_is_ours() -> bool:
-    """``pyb0`` holds only our node's gateway (another agent on this machine may have made or joined it)."""
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", "pyb0"], capture_output=True, text=True).stdout
-    return [line.split()[3] for line in out.splitlines()] == [f"{GATEWAY}/24"]
 
 
 WEB = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},

@@ -52,7 +52,7 @@ class ClusterNetwork:
     @classmethod
     def for_agent(cls, agent: Agent, *, config: AgentConfig, ca: bytes | None, cluster_dns: tuple[str, ...],
                   cluster_domain: str, resolv_conf: Path = Path("/etc/resolv.conf"), dns: bool = True,
-                  routes: bool = True) -> ClusterNetwork:
+                  routes: bool = True, bridge: str = "pyb0") -> ClusterNetwork:
         node = config.node_names[0]
         informer = agent.nodes.informer
 
@@ -65,7 +65,7 @@ class ClusterNetwork:
         client = Client(ClientConfig(server=config.server, ca_pem=ca, token=config.token, user_agent=USER_AGENT),
                         limit=8) if dns else None
         node_dns = NodeDNS(NodeDNSConfig(node=node, cluster_dns=cluster_dns, domain=cluster_domain,
-                                         resolv_conf=resolv_conf), client=client, nodes=informer,
+                                         resolv_conf=resolv_conf, bridge=bridge), client=client, nodes=informer,
                            pod_cidr=own("pod_cidr"), node_uid=own("uid")) if client is not None else None
         return cls(routes=RouteController(informer, node_name=node) if routes else None, dns=node_dns,
                    client=client)

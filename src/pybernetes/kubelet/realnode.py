@@ -182,12 +182,13 @@ async def run_real(config: AgentConfig, ca: bytes | None, args: argparse.Namespa
         return 2
     mem = int(config.capacity.get("memory", "0Ki")[:-2] or 0) * 1024
     cluster_dns = tuple(x for x in str(getattr(args, "cluster_dns", "") or "10.43.0.10").split(",") if x)
+    bridge = str(getattr(args, "cni_bridge", "") or "pyb0")
     runtime = OCIRuntime(OCIConfig(root=config.data_dir / "runtime", runtime=runtime_name,
                                    cluster_dns=cluster_dns,
                                    cluster_domain=getattr(args, "cluster_domain", "") or "cluster.local",
                                    node_hostname=socket.gethostname(), memory_capacity=mem, log_root=log_root,
                                    cgroup_parent=cgroup_parent),
-                         images=puller, network=CNINetwork(data_dir=config.data_dir))
+                         images=puller, network=CNINetwork(data_dir=config.data_dir, bridge=bridge))
     try:
         await runtime.start()
     except Exception as e:
@@ -209,7 +210,8 @@ async def run_real(config: AgentConfig, ca: bytes | None, args: argparse.Namespa
                   setup=setup)
     from pybernetes.kubelet.clusternet import ClusterNetwork  # host-gw routes and cluster DNS (issue 5)
     net = ClusterNetwork.for_agent(agent, config=config, ca=ca, cluster_dns=cluster_dns,
-                                   cluster_domain=getattr(args, "cluster_domain", "") or "cluster.local")
+                                   cluster_domain=getattr(args, "cluster_domain", "") or "cluster.local",
+                                   bridge=bridge)
     extras: list[Any] = [setup, net]
     refresh = asyncio.get_running_loop().create_task(setup.run(), name="pod-volume-refresh")
     net.start()
