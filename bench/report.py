@@ -7,6 +7,8 @@ and, for issue 2's goals, the goal and whether it was met.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bench.api import CLIENT_COUNTS, OPS, APIResults, Measured
@@ -25,6 +27,16 @@ class Machine:
     load_after: tuple[float, float, float]
 
 
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A benchmark that renders its own Markdown (bench/control_plane.py, bench/proxy.py): placed under a ``## ``
+    heading of its own, with the command that produced it."""
+
+    title: str
+    command: str
+    markdown: str
+
+
 @dataclass(slots=True)
 class Report:
     date: str
@@ -37,6 +49,8 @@ class Report:
     etcd_floor: dict[str, Summary] | None = None
     options: str = ""
     others: list[tuple[str, str, str]] = field(default_factory=list)    # (title, command, output)
+    sections: list[Section] = field(default_factory=list)
+    skipped: frozenset[str] = frozenset()            # steps not run ("floor", "etcd", ...): nothing rendered
 
 
 def ms(x: float) -> str:
@@ -95,7 +109,14 @@ def render(r: Report) -> str:
         out += [f"Options: {r.options}", ""]
     if r.api is not None:
         out += [*_goals(r), "", *_matrix(r), ""]
-    out += [*_sqlite(r), "", *_etcd(r)]
+    for sec in r.sections:
+        out += [f"## {sec.title}", "", f"`{sec.command}`", "", sec.markdown.strip(), ""]
+    if "floor" not in r.skipped:
+        out += [*_sqlite(r), ""]
+    if "etcd" not in r.skipped:
+        out += [*_etcd(r), ""]
+    if out[-1] == "":
+        out.pop()
     if r.others:
         out += ["", "## Other components' benchmarks", "",
                 "Run by bench/run.py as their own modules; their output as printed."]
@@ -235,3 +256,54 @@ def _etcd(r: Report) -> list[str]:
         rows.append(f"| get, p50 (p99) | {ms(raw.p50)} ({ms(raw.p99)}) | {ms(st.p50)} ({ms(st.p99)}) | "
                     f"{ratio(st.p50, raw.p50)} |")
     return rows
+
+
+# ---------------------------------------------------------------------------------------------- carry-over
+
+_HEADING = re.compile(r"^## (.+)$", re.M)
+_WRITTEN = re.compile(r"^Written by .*? on (\d{4}-\d\d-\d\d \d\d:\d\d UTC)", re.M)
+KEPT_NOTE = "*Not re-run by the run above"
+
+
+def split_sections(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """(what precedes the first ``## `` heading, [(heading title, the section's whole text)])."""
+    marks = list(_HEADING.finditer(text))
+    if not marks:
+        return text, []
+    ends = [m.start() for m in marks[1:]] + [len(text)]
+    return text[:marks[0].start()], [(m.group(1).strip(), text[m.start():end].rstrip("\n") + "\n")
+                                     for m, end in zip(marks, ends, strict=True)]
+
+
+# The document's "## " sections in the order render() writes them (by title prefix): where a kept one goes.
+ORDER = ("Goals (issue 2)", "API matrix", "Control plane", "Service proxy", "Floor: SQLite", "Floor: etcd",
+         "Other components", "Errors seen", "Steps that failed")
+
+
+def rank(title: str) -> int:
+    return next((i for i, prefix in enumerate(ORDER) if title.startswith(prefix)), len(ORDER))
+
+
+def carry_over(new: str, old: str, *, titles: Iterable[str], why: str) -> str:
+    """``new`` with the sections of ``old`` whose title starts with one of ``titles`` and which ``new`` lacks (a
+    step skipped this time), each in its place in :data:`ORDER` and marked as kept, with the date of the run
+    that measured it: a partial ``make bench`` must not lose the figures it did not re-measure."""
+    prefixes = tuple(titles)
+    if not prefixes:
+        return new
+    head, sections = split_sections(new)
+    _, previous = split_sections(old)
+    have = {t for t, _ in sections}
+    written = _WRITTEN.search(old)
+    when = written.group(1) if written else "an earlier run"
+    for title, text in previous:
+        if title in have or not title.startswith(prefixes):
+            continue
+        heading, _, body = text.partition("\n")
+        if not body.lstrip().startswith(KEPT_NOTE):
+            body = f"\n{KEPT_NOTE} ({why}): these figures are from {when}.*\n{body}"
+        r = rank(title)
+        at = next((i for i, (t, _) in enumerate(sections) if rank(t) > r), len(sections))
+        sections.insert(at, (title, f"{heading}\n{body}"))
+        have.add(title)
+    return head + "\n".join(text for _, text in sections)

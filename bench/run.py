@@ -1,11 +1,15 @@
 """``make bench``: every benchmark, then docs/BENCHMARKS.md.
 
     python -m bench.run --out docs/BENCHMARKS.md [--quick] [--seconds S] [--repeat R] [--dir DIR]
-                        [--skip-floor] [--skip-etcd] [--skip-api]
+                        [--skip-floor] [--skip-etcd] [--skip-api] [--skip-control-plane] [--skip-proxy]
+                        [--skip-others]
 
-Order: the store floors first (nothing else of ours running), then the API server benchmark. Servers and etcd
-are stopped by PID and temporary directories removed even when a step fails; a failed step is reported in the
-document instead of the figures, and the exit status is non-zero.
+Order: the store floors first (nothing else of ours running), then the API server benchmark, the end-to-end
+control-plane benchmark (bench/control_plane.py, issue 3), the service proxy benchmark (bench/proxy.py, issue 5)
+and the other components' benchmarks (scheduler algorithm, container start, pod start-up). Servers and etcd are
+stopped by PID and temporary directories removed even when a step fails; a failed step is reported in the
+document instead of the figures, and the exit status is non-zero. A skipped step's section is kept from the
+document being replaced (marked with the date it was measured), so a partial run loses no figures.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import importlib.util
 import os
 import pathlib
 import platform
@@ -26,7 +31,7 @@ import traceback
 
 from bench import etcd_floor, floors
 from bench.api import APIBench, Options
-from bench.report import Machine, Report, render
+from bench.report import Machine, Report, Section, carry_over, render
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -68,8 +73,67 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--skip-floor", action="store_true")
     ap.add_argument("--skip-etcd", action="store_true")
     ap.add_argument("--skip-api", action="store_true")
-    ap.add_argument("--skip-others", action="store_true", help="skip the scheduler and container-start benchmarks")
+    ap.add_argument("--skip-control-plane", action="store_true",
+                    help="skip the end-to-end scheduler, Deployment and heartbeat benchmark (issue 3)")
+    ap.add_argument("--skip-proxy", action="store_true", help="skip the service proxy benchmark (issue 5)")
+    ap.add_argument("--skip-others", action="store_true",
+                    help="skip the scheduler algorithm, container-start and pod start-up benchmarks")
     return ap.parse_args(argv)
+
+
+# Steps whose sections a skipped run keeps from the previous document: flag → the "## " titles they write.
+KEPT_TITLES = {
+    "skip_floor": ("Floor: SQLite",),
+    "skip_etcd": ("Floor: etcd",),
+    "skip_api": ("Goals (issue 2)", "API matrix"),
+    "skip_control_plane": ("Control plane end to end",),
+    "skip_proxy": ("Service proxy",),
+    "skip_others": ("Other components",),
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Own:
+    """A benchmark that prints its own Markdown section on stdout (progress on stderr, passed through)."""
+
+    title: str
+    module: str
+    args: tuple[str, ...]
+    quick_args: tuple[str, ...]
+    timeout: float
+    needs_root: bool
+
+
+def own_benchmarks(args: argparse.Namespace) -> list[Own]:
+    """The Markdown-section benchmarks this run makes, in order; one whose module is not in the tree is left out
+    (bench/proxy.py is another engineer's: called once it exists)."""
+    repeat = str(args.repeat or 3)
+    out = []
+    if not args.skip_control_plane:
+        out.append(Own("Control plane end to end: scheduler, Deployment, heartbeats (issue 3)",
+                       "bench.control_plane", ("--repeat", repeat), ("--quick", "--repeat", "1"), 2400, False))
+    if not args.skip_proxy:
+        out.append(Own("Service proxy (issue 5)", "bench.proxy", (), ("--services", "100", "--samples", "20",
+                                                                     "--rounds", "3"), 1200, True))
+    return [o for o in out if importlib.util.find_spec(o.module) is not None]
+
+
+def run_own(own: Own, *, quick: bool) -> tuple[Section, bool]:
+    """Run one of :func:`own_benchmarks`: (its section, whether it succeeded). A benchmark that fails after
+    printing figures keeps them in the section (its own errors are listed there)."""
+    cmd = [own.module, *(own.quick_args if quick else own.args)]
+    line = "python -m " + shlex.join(cmd)
+    if own.needs_root and os.geteuid() != 0:
+        return Section(own.title, line, "Skipped: needs root."), True
+    try:
+        p = subprocess.run([sys.executable, "-m", *cmd], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                           timeout=own.timeout)
+    except subprocess.TimeoutExpired:
+        return Section(own.title, line, f"Did not finish within {own.timeout:g} s."), False
+    text = p.stdout.strip() or "No output."
+    if p.returncode:
+        text += f"\n\nExit status {p.returncode}: see the errors above and the run's standard error."
+    return Section(own.title, line, text), p.returncode == 0
 
 
 # Other components' benchmarks, run as they are meant to be run, their output quoted in the report:
@@ -97,6 +161,16 @@ def run_other(cmd: list[str], *, timeout: float, needs_root: bool) -> tuple[str,
     out = (p.stdout + (p.stderr if p.returncode else "")).strip()
     tail = "\n".join(out.splitlines()[-40:])
     return line, tail if p.returncode == 0 else f"exit status {p.returncode}:\n{tail}"
+
+
+def keep_skipped(text: str, args: argparse.Namespace) -> str:
+    """The new document with the sections of skipped steps carried over from the one it replaces."""
+    skipped = [k for k in KEPT_TITLES if getattr(args, k)]
+    if not skipped or args.quick or not args.out.exists():     # a smoke test's document is not the record
+        return text
+    titles = [t for k in skipped for t in KEPT_TITLES[k]]
+    flags = ", ".join("--" + k.replace("_", "-") for k in skipped)
+    return carry_over(text, args.out.read_text(), titles=titles, why=f"skipped with {flags}")
 
 
 def options(args: argparse.Namespace) -> Options:
@@ -140,6 +214,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:36} {s.rate:10,.0f}/s  p50 {s.p50 * 1e3:8.3f} ms  p99 {s.p99 * 1e3:8.3f} ms")
     if not args.skip_api:
         report.api = step("API server", lambda: APIBench(opts).run_all())  # type: ignore[assignment]
+    for own in own_benchmarks(args):
+        got = step(own.title, lambda o=own: run_own(o, quick=args.quick))  # type: ignore[misc]
+        if got is not None:
+            section, ok = got  # type: ignore[misc]
+            report.sections.append(section)
+            print(section.markdown, flush=True)
+            if not ok:
+                failed.append(f"{own.title}: failed (its section says why)")
     if not args.skip_others:
         for title, cmd, quick_cmd, timeout, root in OTHERS:
             got = step(title, lambda c=quick_cmd if args.quick else cmd, t=timeout, r=root:  # type: ignore[misc]
@@ -149,9 +231,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(got[1], flush=True)  # type: ignore[index]
     report.seconds = time.monotonic() - t0
     report.machine = machine(load_before)
+    report.skipped = frozenset(k.removeprefix("skip_") for k in KEPT_TITLES if getattr(args, k))
     text = render(report)
     if failed:
         text += "\n## Steps that failed\n\n" + "\n".join(f"```\n{f}\n```" for f in failed) + "\n"
+    text = keep_skipped(text, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out} in {report.seconds / 60:.1f} min")

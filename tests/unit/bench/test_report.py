@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
 from bench.api import APIResults, Measured
-from bench.report import Machine, Report, ms, per_s, ratio, render, verdict
+from bench.report import (
+    KEPT_NOTE,
+    Machine,
+    Report,
+    Section,
+    carry_over,
+    ms,
+    per_s,
+    ratio,
+    render,
+    split_sections,
+    verdict,
+)
 from bench.stats import Summary
 
 
@@ -90,3 +103,69 @@ def test_other_benchmarks_are_quoted() -> None:
     r.others.append(("Scheduler throughput", "python -m bench.scheduler_throughput", "1,500 pods/s"))
     text = render(r)
     assert "### Scheduler throughput\n\n`python -m bench.scheduler_throughput`\n\n```\n1,500 pods/s\n```" in text
+
+
+def test_an_own_section_is_rendered_under_its_heading_and_skipped_floors_are_not() -> None:
+    r = report()
+    r.sections.append(Section("Control plane end to end (issue 3)", "python -m bench.control_plane",
+                              "### End to end\n\n| a | b |\n"))
+    r.skipped = frozenset({"floor", "etcd"})
+    text = render(r)
+    assert "## Control plane end to end (issue 3)\n\n`python -m bench.control_plane`\n\n### End to end" in text
+    assert "## Floor: SQLite" not in text and "## Floor: etcd" not in text
+
+
+OLD = """# Benchmarks
+
+Written by `python -m bench.run` on 2026-11-01 10:00 UTC in 9.0 min, at commit `abc`.
+
+## Goals (issue 2)
+
+old goals
+
+## Floor: SQLite on this machine
+
+old sqlite
+
+## Other components' benchmarks
+
+### Scheduler
+
+old scheduler
+"""
+
+NEW = """# Benchmarks
+
+Written by `python -m bench.run --skip-floor --skip-others` on 2026-11-02 10:00 UTC in 1.0 min.
+
+## Goals (issue 2)
+
+new goals
+
+## Control plane end to end (issue 3)
+
+new control plane
+"""
+
+
+def test_carry_over_keeps_skipped_sections_in_place_and_dated() -> None:
+    text = carry_over(NEW, OLD, titles=("Floor: SQLite", "Other components"), why="skipped with --skip-floor")
+    _, sections = split_sections(text)
+    assert [t for t, _ in sections] == ["Goals (issue 2)", "Control plane end to end (issue 3)",
+                                       "Floor: SQLite on this machine", "Other components' benchmarks"]
+    assert "new goals" in text and "old goals" not in text                 # re-measured: the new figures
+    floor = dict(sections)["Floor: SQLite on this machine"]
+    assert floor.startswith("## Floor: SQLite on this machine\n\n*Not re-run") and "2026-11-01 10:00 UTC" in floor
+    assert "old sqlite" in floor and "### Scheduler\n\nold scheduler" in text
+
+
+def test_carry_over_twice_keeps_the_date_of_the_measurement() -> None:
+    once = carry_over(NEW, OLD, titles=("Floor: SQLite",), why="skipped")
+    newer = NEW.replace("2026-11-02", "2026-11-03")
+    twice = carry_over(newer, once, titles=("Floor: SQLite",), why="skipped")
+    assert twice.count(KEPT_NOTE) == 1 and "2026-11-01 10:00 UTC" in twice
+
+
+@pytest.mark.parametrize("titles", [(), ("Goals",), ("Nothing like it",)])
+def test_carry_over_changes_nothing_when_nothing_is_missing(titles: tuple[str, ...]) -> None:
+    assert carry_over(NEW, OLD, titles=titles, why="x") == NEW
