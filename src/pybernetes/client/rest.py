@@ -226,20 +226,34 @@ class Client:
                 except orjson.JSONDecodeError:
                     status = {"message": raw.decode(errors="replace")}
                 raise APIStatusError(resp.status, status)
-            buf = b""
+            pending: list[bytes] = []
             async for chunk in resp.content.iter_any():
-                buf += chunk
-                while True:
-                    nl = buf.find(b"\n")
-                    if nl < 0:
-                        break
-                    line, buf = buf[:nl], buf[nl + 1:]
+                for line in complete_lines(pending, chunk):
                     if line.strip():
                         yield orjson.loads(line)
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def complete_lines(pending: list[bytes], chunk: bytes) -> list[bytes]:
+    """The lines ``chunk`` completes, given ``pending`` (the start of an unfinished line, kept in it for the next
+    chunk). A client that falls behind gets thousands of events in one chunk: taking them off the front of a
+    buffer one by one copied the rest each time (quadratic; most of a controller manager's CPU with 5,000 nodes),
+    one split does not."""
+    if b"\n" not in chunk:
+        pending.append(chunk)
+        return []
+    if pending:
+        pending.append(chunk)
+        chunk = b"".join(pending)
+        pending.clear()
+    lines = chunk.split(b"\n")
+    rest = lines.pop()
+    if rest:
+        pending.append(rest)
+    return lines
 
 
 def _camel(params: dict[str, Any]) -> dict[str, Any]:
