@@ -31,6 +31,9 @@ from bench.reqcount import RequestCounts, request_counts
 READY_LINE = b"agent ready"
 COMPONENTS = ("controller-manager", "scheduler")
 LEADER_LEASES = ("kube-controller-manager", "kube-scheduler")     # kube-system Leases the components hold
+# Room for every simulated node's /24 pod CIDR: the default 10.42.0.0/16 holds 256, and with 5,000 nodes the node
+# IPAM controller would spend the run retrying (and logging) CIDRRangeFull for the other 4,744, as upstream's would.
+SERVER_ARGS = ("--cluster-cidr", "10.128.0.0/9")
 
 
 class ClusterError(RuntimeError):
@@ -78,7 +81,7 @@ class Cluster:
     """A running server with its components, and the agents added to it. Use as a context manager."""
 
     base: pathlib.Path
-    server_args: tuple[str, ...] = ()
+    server_args: tuple[str, ...] = SERVER_ARGS
     server: Any = None                          # tests.harness.Server
     target: Target | None = None
     agents: list[AgentProcess] = field(default_factory=list)
