@@ -23,6 +23,7 @@ import pathlib
 import platform
 import shlex
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -125,15 +126,34 @@ def run_own(own: Own, *, quick: bool) -> tuple[Section, bool]:
     line = "python -m " + shlex.join(cmd)
     if own.needs_root and os.geteuid() != 0:
         return Section(own.title, line, "Skipped: needs root."), True
-    try:
-        p = subprocess.run([sys.executable, "-m", *cmd], cwd=REPO, stdout=subprocess.PIPE, text=True,
-                           timeout=own.timeout)
-    except subprocess.TimeoutExpired:
-        return Section(own.title, line, f"Did not finish within {own.timeout:g} s."), False
-    text = p.stdout.strip() or "No output."
+    with subprocess.Popen([sys.executable, "-m", *cmd], cwd=REPO, stdout=subprocess.PIPE, text=True) as p:
+        try:
+            stdout, _ = p.communicate(timeout=own.timeout)
+        except BaseException as e:                 # timeout, or this run stopped: let it stop its cluster
+            stop_child(p)
+            if not isinstance(e, subprocess.TimeoutExpired):
+                raise
+            return Section(own.title, line, f"Did not finish within {own.timeout:g} s."), False
+    text = stdout.strip() or "No output."
     if p.returncode:
         text += f"\n\nExit status {p.returncode}: see the errors above and the run's standard error."
     return Section(own.title, line, text), p.returncode == 0
+
+
+def stop_child(p: subprocess.Popen[str], *, grace: float = 90) -> None:
+    """SIGTERM one benchmark process and give it ``grace`` seconds to stop the servers and agents it started
+    (bench/control_plane.py stops its clusters by PID on SIGTERM); SIGKILL only after that."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 # Other components' benchmarks, run as they are meant to be run, their output quoted in the report:
@@ -182,6 +202,7 @@ def options(args: argparse.Namespace) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)     # a stopped run stops its benchmarks' clusters too
     opts = options(args)
     t0 = time.monotonic()
     load_before = os.getloadavg()

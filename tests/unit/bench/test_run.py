@@ -65,3 +65,11 @@ def test_a_skipped_step_keeps_its_section_from_the_previous_document(tmp_path: p
     text = run.keep_skipped("# B\n\nWritten by `y` on 2026-11-02.\n\n## Goals (issue 2)\n\nnew\n", args)
     assert "new" in text and "\nold\n" not in text and "sqlite figures" in text and "--skip-floor" in text
     assert run.keep_skipped("# B\n", run.parse_args(["--out", str(out), "--skip-floor", "--quick"])) == "# B\n"
+
+
+def test_stop_child_terminates_a_running_benchmark() -> None:
+    import subprocess
+    import sys
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], text=True)
+    run.stop_child(p, grace=30)
+    assert p.returncode == -15
