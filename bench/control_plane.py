@@ -14,9 +14,10 @@ scheduler processes, and ``pybernetes agent --simulated N`` processes; all stopp
   every bound pod (status Running), so the API server also carries those writes — more than SchedulingBasic,
   whose nodes have no kubelets. The floor is the same scheduler in one process without HTTP
   (bench/scheduler_throughput.py, same sizes).
-- **Heartbeats**: in the same cluster before any pod, with the nodes registered and renewing their Leases every
-  10 s, a paced probe (bench/probe.py: GET, LIST, update, create) measures API latency; its floor is the same
-  probe on the same server before the agent started.
+- **Heartbeats**: in the same cluster before any pod, with the nodes registered, given their pod CIDRs by the
+  node IPAM controller (waited for: registration is over) and renewing their Leases every 10 s, a paced probe
+  (bench/probe.py: GET, LIST, update, create) measures API latency; its floor is the same probe on the same
+  server before the agent started.
 - **Deployment**: on 100 nodes, a 1,000-replica Deployment is created; the time runs from the request to a
   watch seeing what ``kubectl rollout status`` waits for (every replica updated and available). The floor is the
   API alone: the same number of bare pods created from 16 connections (they name no scheduler, so nothing else
@@ -91,6 +92,7 @@ class SchedulingRun:
     creates: Summary | None = None                 # the load generators' creates of the measured pods
     scheduled: int = 0
     register_s: float = 0.0
+    cidrs_s: float = float("nan")                  # agent ready → every node has its pod CIDR (node IPAM)
     floor_probe: ProbeResult | None = None
     heartbeat_probe: ProbeResult | None = None
     heartbeat_requests: RequestCounts | None = None
@@ -119,6 +121,21 @@ def wait_namespace(c: Cluster, ns: str, *, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise ClusterError(f"namespace {ns} never got its default ServiceAccount")
         time.sleep(0.1)
+
+
+def wait_pod_cidrs(c: Cluster, nodes: int, *, timeout: float, every: float = 2.0) -> float:
+    """Wait until ``nodes`` nodes have ``spec.podCIDR`` (the node IPAM controller's one write per new node); the
+    seconds it took. Until then registration is still going on, and the heartbeat probe would time that."""
+    t0 = deadline = time.monotonic()
+    deadline += timeout
+    while True:
+        items = c.request("GET", "/api/v1/nodes")["items"]
+        done = sum(1 for n in items if (n.get("spec") or {}).get("podCIDR"))
+        if done >= nodes:
+            return time.monotonic() - t0
+        if time.monotonic() > deadline:
+            raise ClusterError(f"only {done} of {nodes} nodes got a pod CIDR within {timeout:g} s")
+        time.sleep(every)
 
 
 def fill_jobs(c: Cluster, ns: str, count: int, clients: int, tag: str) -> list[Fill]:
@@ -176,6 +193,8 @@ def _scheduling(c: Cluster, fleet: Fleet, sizes: Sizes, agents: int, out: Schedu
         c.add_agent(n, prefix=f"sim{i}-", capacity=CAPACITY)
     out.register_s = c.wait_agents(timeout=600)
     say(f"  {sizes.nodes} nodes ready in {out.register_s:.1f} s")
+    out.cidrs_s = wait_pod_cidrs(c, sizes.nodes, timeout=600)
+    say(f"  every node had its pod CIDR {out.cidrs_s:.1f} s later")
     time.sleep(sizes.settle)
     before = c.request_counts()
     out.heartbeat_probe = asyncio.run(probe.run(rate=sizes.probe_rate, seconds=sizes.probe_seconds))

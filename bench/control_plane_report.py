@@ -123,7 +123,9 @@ def _goal_rows(res: Results) -> list[str]:
         rows += ["", f"Each run: scheduling {each(throughputs(sched), rate) or '—'}; probe p99 with nodes "
                      f"{with_nodes or '—'}, without {without or '—'}; "
                      f"Deployment {each([r.seconds for r in deps], secs) or '—'}. Nodes registered (agent start → "
-                     f"ready) in {each([r.register_s for r in sched], secs) or '—'}."]
+                     f"ready) in {each([r.register_s for r in sched], secs) or '—'}; every node had its pod CIDR "
+                     f"(node IPAM) {each([r.cidrs_s for r in sched], secs) or '—'} after that, before the "
+                     f"heartbeat probe began."]
     return rows
 
 
@@ -226,7 +228,7 @@ def as_json(res: Results) -> dict[str, Any]:
     def sched(r: SchedulingRun) -> dict[str, Any]:
         t = r.throughput
         return {"throughput_avg": t.average if t else None, "throughput_overall": t.overall if t else None,
-                "scheduled": r.scheduled, "register_s": r.register_s,
+                "scheduled": r.scheduled, "register_s": r.register_s, "cidrs_s": r.cidrs_s,
                 "probe_p99_no_nodes": r.floor_probe.pct(99) if r.floor_probe else None,
                 "probe_p99_heartbeats": r.heartbeat_probe.pct(99) if r.heartbeat_probe else None,
                 "memory_kib": {k: [p.rss_kib, p.hwm_kib] for k, p in r.memory.items()}, "errors": r.errors}

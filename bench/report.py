@@ -276,8 +276,8 @@ def split_sections(text: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 # The document's "## " sections in the order render() writes them (by title prefix): where a kept one goes.
-ORDER = ("Goals (issue 2)", "API matrix", "Control plane", "Service proxy", "Floor: SQLite", "Floor: etcd",
-         "Other components", "Errors seen", "Steps that failed")
+ORDER = ("Goals (issue 2)", "API matrix", "Control plane", "Service proxy", "Pod start-up", "Floor: SQLite",
+         "Floor: etcd", "Other components", "Errors seen", "Steps that failed")
 
 
 def rank(title: str) -> int:

@@ -31,17 +31,17 @@ def test_quick_options_are_small() -> None:
 
 
 @pytest.mark.parametrize(("flags", "modules"), [
-    ([], ["bench.control_plane", "bench.proxy"]),
-    (["--skip-control-plane"], ["bench.proxy"]),
-    (["--skip-proxy"], ["bench.control_plane"]),
-    (["--skip-control-plane", "--skip-proxy"], []),
+    ([], ["bench.control_plane", "bench.proxy", "bench.pod_startup"]),
+    (["--skip-control-plane"], ["bench.proxy", "bench.pod_startup"]),
+    (["--skip-proxy", "--skip-pod-startup"], ["bench.control_plane"]),
+    (["--skip-control-plane", "--skip-proxy", "--skip-pod-startup"], []),
 ])
 def test_own_benchmarks_follow_the_skip_flags(flags: list[str], modules: list[str]) -> None:
     assert [o.module for o in run.own_benchmarks(run.parse_args(flags))] == modules
 
 
 def test_control_plane_repeats_as_asked_and_quick_is_small() -> None:
-    (cp,) = run.own_benchmarks(run.parse_args(["--skip-proxy", "--repeat", "5"]))
+    (cp,) = run.own_benchmarks(run.parse_args(["--skip-proxy", "--skip-pod-startup", "--repeat", "5"]))
     assert cp.args == ("--repeat", "5") and "--quick" in cp.quick_args
 
 
