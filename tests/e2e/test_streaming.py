@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import pty
+import queue
 import select
 import signal
 import socket
@@ -19,6 +20,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,16 +185,31 @@ def test_logs_previous_of_a_restarted_container(node: Node) -> None:
 
 
 def test_logs_follow_sees_new_output(node: Node) -> None:
+    """What attach sends comes back through ``logs -f --tail=0``. The follower only sees lines written after its
+    stream opened, which kubectl does not announce: attach sends numbered lines until one arrives."""
     f = subprocess.Popen(kubectl_cmd(node, None, "logs", "-f", "box", "-n", NS, "--tail=0"), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env(node))
     a = subprocess.Popen(kubectl_cmd(node, None, "attach", "-i", "box", "-n", NS), stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(node))
+    followed: queue.Queue[bytes] = queue.Queue()
     try:
         assert a.stdin is not None and a.stdout is not None and f.stdout is not None
-        a.stdin.write(b"hello attach\n")
-        a.stdin.flush()
-        assert a.stdout.readline() == b"got hello attach\n"          # attach: stdin in, output out
-        assert f.stdout.readline() == b"got hello attach\n"          # the same line through the log file
+        out = f.stdout
+        threading.Thread(target=lambda: [followed.put(line) for line in out], daemon=True).start()
+        deadline = time.monotonic() + 60
+        sent = 0
+        while True:
+            sent += 1
+            a.stdin.write(b"hello attach %d\n" % sent)
+            a.stdin.flush()
+            assert a.stdout.readline() == b"got hello attach %d\n" % sent      # attach: stdin in, output out
+            try:
+                line = followed.get(timeout=1)
+                break
+            except queue.Empty:
+                assert time.monotonic() < deadline, f"logs -f showed nothing in 60 s: {f.poll()=}"
+        number = line.removeprefix(b"got hello attach ").strip()
+        assert line.startswith(b"got hello attach ") and 1 <= int(number) <= sent    # one line through the log file
     finally:
         for p in (a, f):
             p.terminate()
