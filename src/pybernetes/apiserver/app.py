@@ -51,6 +51,21 @@ def _arch() -> str:
 _CHILDREN: dict[tuple[tuple[str, ...], int], tuple[Any, Any]] = {}
 
 
+# apiserver_request_total's verb label as upstream's endpoint installer names its routes (dashboards and SLO
+# rules select writes with verb=~"POST|PUT|PATCH|DELETE"); a server-side apply PATCH reads APPLY.
+_METRIC_VERBS = {"create": "POST", "update": "PUT", "patch": "PATCH", "delete": "DELETE",
+                 "deletecollection": "DELETECOLLECTION", "get": "GET", "list": "LIST", "watch": "WATCH"}
+_CONNECT_SUBRESOURCES = frozenset({"exec", "attach", "portforward", "proxy"})
+
+
+def metric_verb(verb: str, subresource: str, content_type: str) -> str:
+    if subresource in _CONNECT_SUBRESOURCES:
+        return "CONNECT"
+    if verb == "patch" and content_type == "application/apply-patch+yaml":
+        return "APPLY"
+    return _METRIC_VERBS.get(verb) or verb.upper()
+
+
 def _metric_children(labels: tuple[str, ...], code: int) -> tuple[Any, Any]:
     """The request counter and duration histogram children for these labels: prometheus_client's ``labels()``
     validates and locks on every call (~15 µs a request for the two); the label space is bounded, so cache them."""
@@ -120,7 +135,7 @@ class Dispatcher:
                 resp.headers.add("Warning", warn.header_value(w))
         if info is not None and info.is_resource:
             scope = "resource" if info.name else ("namespace" if info.namespace else "cluster")
-            verb = info.verb.upper() if info.verb != "watch" else "WATCH"
+            verb = metric_verb(info.verb, info.subresource, request.content_type)
             labels = (verb, info.group, info.version, info.resource, info.subresource, scope, "apiserver")
             count, duration = _metric_children(labels, code)
             count.inc()
