@@ -221,8 +221,10 @@ async def bind_pod(handler: ResourceHandler, pods: Resource, ns: str, name: str,
     def try_update(old: Obj) -> Obj:
         return apply_binding(old, body)
 
+    # As upstream's BindingREST, which writes the pod through the storage directly: the binding is recorded in
+    # spec.nodeName and the PodScheduled condition, not in the pod's managedFields.
     return await handler.rest.guaranteed_update(pods, ns, name, try_update, opts=opts, user=user,
-                                                subresource="binding")
+                                                subresource="binding", managed=False)
 
 
 def _required(path: str) -> Any:
