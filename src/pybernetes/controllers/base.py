@@ -2,7 +2,8 @@
 which re-reads everything from the informer caches, so missed, repeated or reordered events do not matter.
 
 Success → ``forget`` (reset the key's backoff); an exception → ``add_rate_limited``; always ``done``. A
-reconcile may ask to be called again later by returning a number of seconds (requeue after).
+reconcile may ask to be called again later by returning a number of seconds (requeue after). An expected
+condition that only time can fix raises :class:`RetryLater`: one log line, no traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from pybernetes.client.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
+
+
+class RetryLater(Exception):
+    """A reconcile that cannot succeed yet for a known reason (its message says which); retried with backoff."""
 
 
 @dataclass
@@ -60,6 +65,9 @@ class Controller:
                     self.queue.add_after(key, after)
             except asyncio.CancelledError:
                 raise
+            except RetryLater as e:
+                log.warning("reconcile must wait: %s", e, extra={"controller": self.name, "key": key})
+                self.queue.add_rate_limited(key)
             except Exception:
                 log.exception("reconcile failed", extra={"controller": self.name, "key": key})
                 self.queue.add_rate_limited(key)

@@ -20,7 +20,7 @@ from typing import Any
 from pybernetes.api.meta import key_of
 from pybernetes.client.resources import NODES
 from pybernetes.client.rest import APIStatusError, is_not_found
-from pybernetes.controllers.base import Controller, ControllerContext
+from pybernetes.controllers.base import Controller, ControllerContext, RetryLater
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -32,8 +32,11 @@ DEFAULT_MASK_V6 = 64
 MAX_PREFIX_DIFFERENCE = 16    # upstream refuses more than 2^16 subnets per cluster CIDR
 
 
-class CIDRRangeFull(Exception):
+class CIDRRangeFull(RetryLater):
     """Every subnet of the cluster CIDR is in use."""
+
+    def __str__(self) -> str:
+        return f"no node CIDR left in the cluster CIDR {self.args[0] if self.args else ''}"
 
 
 class CIDRSet:
