@@ -119,7 +119,7 @@ def node_cidrs(node: Obj) -> list[str]:
 
 class NodeIPAMController(Controller):
     name = "nodeipam"
-    workers = 1         # allocation is a read-modify-write of one shared map
+    workers = 10        # as upstream's CIDR update workers; no await splits a change of the map
 
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx)
