@@ -35,6 +35,7 @@ from pybernetes.api.fieldset import (
     ABSENT,
     FieldSet,
     Tree,
+    as_member,
     decode_fields_v1,
     difference,
     is_member,
@@ -66,9 +67,9 @@ from pybernetes.api.typeinfo import TypeInfo
 __all__ = [
     "DEDUCED", "DEDUCED_NODE", "LAST_APPLIED", "LIST", "MAP", "MAX_UPDATE_MANAGERS", "SCALAR", "STRIP", "STRUCT",
     "UNTYPED", "UNTYPED_NODE", "Comparison", "Ident", "Managed", "ManagerEntry", "PathElementError", "TypeNode",
-    "cap_update_managers", "compare", "compare_trees", "decode_managed_fields", "encode_managed_fields",
-    "ident_json", "item_pe", "live_or_new", "node_of", "print_manager", "record_update", "remove_changed",
-    "reset_fields", "root_node", "update_managed_fields",
+    "cap_update_managers", "compare", "compare_trees", "created_fields", "decode_managed_fields",
+    "encode_managed_fields", "ident_json", "item_pe", "live_or_new", "node_of", "print_manager", "record_update",
+    "remove_changed", "reset_fields", "root_node", "update_managed_fields",
 ]
 
 
@@ -111,10 +112,8 @@ def _go_view(d: Any, t: TypeNode, mat: bool) -> Any:
     """A built-in struct as Go holds it: fields Go always writes are there even when the JSON omits them."""
     if mat and t.message is not None and type(d) is dict:
         z = t.zero()
-        if z is not None:
-            for k in z:
-                if k not in d:
-                    return {**z, **d}
+        if z is not None and not d.keys() >= z.keys():     # a C-level subset test: no Python loop per key
+            return {**z, **d}
     return d
 
 
@@ -271,6 +270,74 @@ def _cmp_list(ll: list[Any], rl: list[Any], t: TypeNode,
                 rem, mod, add = _put(rem, pe, a), _put(mod, pe, b), _put(add, pe, c)
             add = _put(add, pe, {})
     return rem, mod, add
+
+
+# ---------------------------------------------------------------------------------------------- create
+def created_fields(new: dict[str, Any], root: TypeNode, skip: Tree | None = None) -> Tree:
+    """``union(modified, added)`` of :func:`compare_trees` ``(None, new, root, skip)``, in one walk and already in
+    FieldsV1 order (as :func:`~pybernetes.api.fieldset.sorted_tree` would put it).
+
+    A create's old object is the type's zero value, so nothing is removed, and the changed fields are all
+    :func:`record_update` keeps of the comparison (removed fields are taken from other managers: a created
+    object has none). ``tests/unit/api/test_managedfields_create.py`` checks it against the general path.
+    """
+    mat = root.message is not None
+    return _changed_map(_go_view({}, root, mat), _go_view(new, root, mat), root, mat, skip) or {}
+
+
+def _merge(mod: Tree | None, add: Tree | None) -> Tree | None:
+    """One key of ``union(mod, add)``: the two nodes a comparison gave for it, merged as :func:`union` does."""
+    if mod is None:
+        return add
+    if add is None:
+        return mod
+    both = union(kids(mod), kids(add))
+    return as_member(both) if is_member(mod) or is_member(add) else both
+
+
+def _changed(lv: Any, rv: Any, t: TypeNode | None, mat: bool, skip: Tree | None) -> Tree | None:
+    """The modified and added nodes :func:`_cmp` gives for one value, merged; sorted."""
+    if t is None or t.atomic:
+        return None if rv is ABSENT or (lv is not ABSENT and lv == rv) else {}
+    if lv is ABSENT:
+        return _one_side(rv, t, mat)
+    if rv is ABSENT:
+        return None
+    if t.kind == LIST:
+        if lv is None and type(rv) is list and rv:
+            # Go's nil slice against items: every item added (the list itself is no member: it was "there").
+            n = _one_side(rv, t, mat)
+            return kids(n) if n else {}
+    elif type(lv) is dict and type(rv) is dict:
+        ld, rd = _go_view(lv, t, mat), _go_view(rv, t, mat)
+        if ld or rd:
+            return _changed_map(ld, rd, t, mat, skip)
+    _, mod, add = _cmp(lv, rv, t, mat, skip)      # mismatched shapes, non-nil zero lists: the general walk
+    n = _merge(mod, add)
+    return None if n is None else sorted_tree(n, False)
+
+
+def _changed_map(ld: dict[str, Any], rd: dict[str, Any], t: TypeNode, mat: bool,
+                 skip: Tree | None) -> Tree | None:
+    out: Tree = {}
+    for k in sorted(rd.keys() | ld.keys() if ld else rd):
+        lv = ld.get(k, ABSENT) if ld else ABSENT
+        rv = rd.get(k, ABSENT)
+        if rv is lv or (rv is not ABSENT and rv == lv):
+            continue
+        pe = "f:" + k
+        sk = skip.get(pe) if skip else None
+        if sk is not None and is_member(sk):
+            continue
+        ft = t.field(k)
+        if ft is None or ft.atomic:
+            if rv is not ABSENT:
+                out[pe] = {}
+            continue
+        n = _one_side(rv, ft, mat) if lv is ABSENT else _changed(lv, rv, ft, mat, sk)
+        if n is not None:
+            out[pe] = n
+    return out or None
 
 
 # ---------------------------------------------------------------------------------------------- managers
@@ -511,7 +578,12 @@ def update_managed_fields(old: dict[str, Any] | None, new: dict[str, Any], *, ma
     meta.pop("managedFields", None)
     if not managed and old is not None and (old.get("metadata") or {}).get("uid"):
         return                                 # untracked object: stays so until an apply
-    rem, mod, add = compare_trees(old, new, root_node(ti), ignored.tree if ignored else None)
+    skip = ignored.tree if ignored else None
+    if old is None and not managed:
+        _record_create(meta, created_fields(new, root_node(ti), skip), skip, manager=manager,
+                       subresource=subresource, now=None if subresource == "scale" else now, api_version=api_version)
+        return
+    rem, mod, add = compare_trees(old, new, root_node(ti), skip)
     if ignored:
         rem, mod, add = (recursive_difference(x, ignored.tree) for x in (rem, mod, add))
     # Upstream's ScaleHandler maps the Scale's entries back onto the parent without their time: a /scale writer's
@@ -521,3 +593,17 @@ def update_managed_fields(old: dict[str, Any] | None, new: dict[str, Any], *, ma
     cap_update_managers(managed)
     if managed:
         meta["managedFields"] = encode_managed_fields(managed)
+
+
+def _record_create(meta: dict[str, Any], changed: Tree, ignored: Tree | None, *, manager: str, subresource: str,
+                   now: str | None, api_version: str) -> None:
+    """What :func:`record_update` and :func:`encode_managed_fields` make of a create with no managed fields yet:
+    one entry owning the changed fields, whose tree is already in FieldsV1 order (so it is its own fieldsV1)."""
+    if ignored:
+        changed = recursive_difference(changed, ignored)
+    cur = difference(changed, STRIP)
+    if not cur:
+        return
+    mark_canonical(cur)
+    e = ManagerEntry(manager or "unknown", "Update", api_version, subresource, now, cur, cur)
+    meta["managedFields"] = encode_managed_fields({e.ident: e})
