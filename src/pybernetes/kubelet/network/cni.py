@@ -13,8 +13,9 @@ One network config list, ``pybernetes``, is generated from the node's podCIDR an
 - ``portmap`` with ``capabilities: {portMappings: true}``: the runtime config carries the containers'
   ``hostPort`` mappings (libcni injects ``runtimeConfig`` only into plugins that declare the capability).
 
-``ADD`` runs loopback on ``lo``, then the chain on ``eth0``, each plugin receiving the previous one's result as
-``prevResult``; the final result is cached (as libcni's ``/var/lib/cni/results``) together with the config and
+``ADD`` runs loopback on ``lo`` beside the chain on ``eth0`` (each chained plugin receiving the previous one's
+result as ``prevResult``; portmap is skipped when the pod has no host ports, see :func:`is_noop_add`); the final
+result is cached (as libcni's ``/var/lib/cni/results``) together with the config and
 port mappings used, so ``DEL`` — in reverse order — and ``CHECK`` work after the pod object is gone or the
 podCIDR changed. ``DEL`` is idempotent: it succeeds when nothing was set up, when the namespace is gone, and when
 run twice. A failed ``ADD`` is rolled back with ``DEL`` so host-local never leaks the address.
@@ -158,6 +159,14 @@ def result_ips(result: Obj) -> list[str]:
     return sorted(ips, key=lambda a: ipaddress.ip_address(a).version)
 
 
+def is_noop_add(plugin: Obj, capability_args: Mapping[str, Any]) -> bool:
+    """Whether an ``ADD`` of this chained plugin would only echo its ``prevResult``: portmap with no port
+    mappings returns at once (every plugins release checks this first), so the exec — a Go binary, ~10 ms and
+    a core's worth of start-up under a burst — is skipped, its result being the previous one. ``DEL`` still runs
+    it (it cleans up by container ID whatever a previous ADD made)."""
+    return plugin.get("type") == "portmap" and not capability_args.get("portMappings")
+
+
 def cni_args(pod: Obj, container_id: str) -> str:
     """``CNI_ARGS`` as containerd sets them (plugins that do not know a key ignore it: ``IgnoreUnknown=1``)."""
     meta = pod.get("metadata") or {}
@@ -240,14 +249,18 @@ class CNINetwork:
         args = cni_args(pod, container_id)
         caps: Obj = {"portMappings": port_mappings(pod)}
         lo_env = self._env("ADD", container_id=container_id, netns=netns_path, ifname="lo", args=args)
-        await self._invoke("loopback", json.dumps(LOOPBACK_CONF).encode(), lo_env)
+        # loopback is a network of its own (as containerd's go-cni sets it up), so it runs beside the chain
+        lo = asyncio.ensure_future(self._invoke("loopback", json.dumps(LOOPBACK_CONF).encode(), lo_env))
         env = self._env("ADD", container_id=container_id, netns=netns_path, ifname=IFNAME, args=args)
         result: Obj | None = None
         try:
             for plugin in net["plugins"]:
+                if is_noop_add(plugin, caps):
+                    continue
                 out = await self._invoke(plugin["type"], plugin_stdin(net, plugin, prev_result=result,
                                                                       capability_args=caps), env)
                 result = parse_result(out, plugin=plugin["type"])
+            await lo
             assert result is not None
             ips = result_ips(result)
             if not ips:
@@ -257,6 +270,7 @@ class CNINetwork:
                                       "networkName": net["name"], "config": net, "cniArgs": args,
                                       "capabilityArgs": caps, "result": result})
         except BaseException:
+            await asyncio.shield(asyncio.gather(lo, return_exceptions=True))     # never left running or unread
             try:
                 await asyncio.shield(self._delete(net, container_id=container_id, netns=netns_path, args=args,
                                                   caps=caps, result=result))

@@ -13,6 +13,7 @@ from pybernetes.kubelet.network.cni import (
     CNIError,
     CNINetwork,
     cni_args,
+    is_noop_add,
     network_config,
     parse_error,
     parse_result,
@@ -149,16 +150,53 @@ async def test_setup_chains_plugins_and_caches(tmp_path: pathlib.Path, plugins: 
     net = CNINetwork(data_dir=tmp_path / "data", plugin_dir=str(plugins))
     ips = await net.setup(str(tmp_path), container_id="sb1", pod=POD, pod_cidr="10.42.0.0/24")
     assert ips == ["10.42.0.5"]
-    assert [c[:4] for c in calls(tmp_path)] == [["loopback", "ADD", "lo", "sb1"], ["bridge", "ADD", "eth0", "sb1"],
-                                               ["portmap", "ADD", "eth0", "sb1"]]
-    lo, br, pm = stdins(tmp_path)
-    assert lo["type"] == "loopback"
+    got = [c[:4] for c in calls(tmp_path)]
+    # loopback runs beside the chain (its own network); the chain itself runs in order
+    assert sorted(got) == [["bridge", "ADD", "eth0", "sb1"], ["loopback", "ADD", "lo", "sb1"],
+                           ["portmap", "ADD", "eth0", "sb1"]]
+    chain = [["bridge", "ADD", "eth0", "sb1"], ["portmap", "ADD", "eth0", "sb1"]]
+    assert [c for c in got if c[0] != "loopback"] == chain
+    by_type = {s["type"]: s for s in stdins(tmp_path)}
+    br, pm = by_type["bridge"], by_type["portmap"]
+    assert by_type["loopback"]["name"] == "cni-loopback"
     assert "prevResult" not in br and br["ipam"]["ranges"][0][0]["subnet"] == "10.42.0.0/24"
     assert pm["prevResult"] == RESULT
     assert pm["runtimeConfig"]["portMappings"][0] == {"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}
     conf = json.loads((tmp_path / "data" / "cni" / "10-pybernetes.conflist").read_text())
     assert conf["plugins"][0]["ipam"]["dataDir"] == str(tmp_path / "data" / "cni" / "networks")
     assert net.cached_ips("sb1") == ["10.42.0.5"]
+
+
+async def test_setup_without_host_ports_skips_portmap_add_but_not_del(tmp_path: pathlib.Path,
+                                                                      plugins: pathlib.Path) -> None:
+    pod = {"metadata": {"name": "plain", "namespace": "shop", "uid": "u-2"},
+           "spec": {"containers": [{"name": "a", "ports": [{"containerPort": 80}]}]}}
+    net = CNINetwork(data_dir=tmp_path / "data", plugin_dir=str(plugins))
+    assert await net.setup(str(tmp_path), container_id="sb9", pod=pod, pod_cidr="10.42.0.0/24") == ["10.42.0.5"]
+    assert sorted(c[:2] for c in calls(tmp_path)) == [["bridge", "ADD"], ["loopback", "ADD"]]
+    await net.teardown(str(tmp_path), container_id="sb9")
+    assert [c[:2] for c in calls(tmp_path)][-2:] == [["portmap", "DEL"], ["bridge", "DEL"]]
+
+
+@pytest.mark.parametrize(("plugin", "caps", "noop"), [
+    ({"type": "portmap", "capabilities": {"portMappings": True}}, {"portMappings": []}, True),
+    ({"type": "portmap", "capabilities": {"portMappings": True}}, {}, True),
+    ({"type": "portmap", "capabilities": {"portMappings": True}}, {"portMappings": [{"hostPort": 1}]}, False),
+    ({"type": "bridge"}, {"portMappings": []}, False),
+    ({"type": "bandwidth"}, {}, False),
+])
+def test_is_noop_add(plugin: dict, caps: dict, noop: bool) -> None:
+    assert is_noop_add(plugin, caps) is noop
+
+
+async def test_failed_loopback_rolls_the_chain_back(tmp_path: pathlib.Path, plugins: pathlib.Path) -> None:
+    (tmp_path / "fail").write_text("loopback ADD\n")
+    net = CNINetwork(data_dir=tmp_path / "data", plugin_dir=str(plugins))
+    with pytest.raises(CNIError) as info:
+        await net.setup(str(tmp_path), container_id="sb4", pod=POD, pod_cidr="10.42.0.0/24")
+    assert info.value.plugin == "loopback"
+    assert [c[:2] for c in calls(tmp_path)][-2:] == [["portmap", "DEL"], ["bridge", "DEL"]]
+    assert net.cached_ips("sb4") == []
 
 
 async def test_teardown_reverse_order_from_cache_and_idempotent(tmp_path: pathlib.Path,
@@ -213,5 +251,5 @@ async def test_missing_plugin_and_cidr(tmp_path: pathlib.Path) -> None:
     net = CNINetwork(data_dir=tmp_path / "data", plugin_dir=str(tmp_path / "nowhere"))
     with pytest.raises(CNIError, match="no podCIDR"):
         await net.setup("/x", container_id="c", pod=POD, pod_cidr="")
-    with pytest.raises(CNIError, match="failed to find plugin 'loopback'"):
+    with pytest.raises(CNIError, match=r"failed to find plugin '(loopback|bridge)'"):
         await net.setup("/x", container_id="c", pod=POD, pod_cidr="10.42.0.0/24")
