@@ -120,6 +120,20 @@ def _significant(old: Obj, new: Obj) -> bool:
     return (old.get("status") or {}).get("phase") != (new.get("status") or {}).get("phase")
 
 
+def volumes_need_pod_ips(pod: Obj) -> bool:
+    """Whether a downwardAPI volume (plain or projected) reads a ``status.*`` field such as the pod's IP: only then
+    must volume set-up wait for the sandbox. Upstream validation allows only ``metadata.*`` fields in volumes, so
+    normally it never does and volumes are set up while the sandbox is being made."""
+    for vol in (pod.get("spec") or {}).get("volumes") or ():
+        sources = [vol.get("downwardAPI") or {}]
+        sources += [s.get("downwardAPI") or {} for s in (vol.get("projected") or {}).get("sources") or ()]
+        for src in sources:
+            for item in src.get("items") or ():
+                if str((item.get("fieldRef") or {}).get("fieldPath", "")).startswith("status."):
+                    return True
+    return False
+
+
 class PodWorkers:
     def __init__(self, *, runtime: Runtime, status: StatusManager, nodes: Mapping[str, NodeView],
                  clock: Clock = REAL, backoff: Backoff | None = None, setup: PodSetup | None = None,
@@ -310,25 +324,28 @@ class PodWorkers:
     async def _sync_active(self, rec: PodRecord, pod: Obj, node: NodeView) -> float | None:
         spec = pod.get("spec") or {}
         sandbox = self._sandbox_config(rec, pod, node)
+        volumes: asyncio.Task[None] | None = None
         if not rec.sandbox_id or not rec.sandbox_ready:
-            if rec.sandbox_id:
-                await self._remove_sandbox(rec.sandbox_id)
-                rec.sandbox_id, rec.sandbox_attempt = "", rec.sandbox_attempt + 1
-                sandbox = self._sandbox_config(rec, pod, node)
+            if self.setup is not None and not volumes_need_pod_ips(pod):
+                # upstream mounts volumes before it makes the sandbox; neither needs the other, so they overlap
+                volumes = asyncio.get_running_loop().create_task(
+                    self.setup.prepare_pod(pod, ips=(), host_ips=node.host_ips), name=f"pod-volumes-{rec.uid[:8]}")
             try:
-                sb = await self.runtime.run_pod_sandbox(sandbox)
-            except RuntimeFailure as e:
-                node.event(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}")
-                self.status.set_pod_status(pod, self._status(rec, pod, node, {}, terminal=False))
-                rec.sandbox_failures += 1
-                return float(min(SANDBOX_RETRY[0] * 2.0 ** (rec.sandbox_failures - 1), SANDBOX_RETRY[1]))
-            rec.sandbox_failures = 0
-            rec.sandbox_id, rec.sandbox_ready, rec.ips = sb.id, sb.ready, sb.ips
-            if spec.get("hostNetwork"):
-                rec.ips = node.host_ips             # upstream: host-network pods report the node's IPs
+                failed = await self._make_sandbox(rec, pod, node, sandbox)
+            except BaseException:
+                if volumes is not None:
+                    await asyncio.shield(asyncio.gather(volumes, return_exceptions=True))
+                raise
+            if failed is not None:
+                if volumes is not None:
+                    await asyncio.gather(volumes, return_exceptions=True)    # the next sync reports a mount error
+                return failed
+            sandbox = self._sandbox_config(rec, pod, node)
         if self.setup is not None:
             try:
-                await self.setup.prepare_pod(pod, ips=rec.ips, host_ips=node.host_ips)
+                if volumes is not None:
+                    await volumes
+                await self.setup.prepare_pod(pod, ips=rec.ips, host_ips=node.host_ips)     # now with the pod's IPs
             except VolumeError as e:
                 node.event(pod, "Warning", "FailedMount", str(e))
                 self.status.set_pod_status(pod, self._status(rec, pod, node, await self._history(rec),
@@ -367,6 +384,27 @@ class PodWorkers:
             return None
         self.status.set_pod_status(pod, status)
         return wake
+
+    async def _make_sandbox(self, rec: PodRecord, pod: Obj, node: NodeView, sandbox: PodSandboxConfig
+                            ) -> float | None:
+        """A new sandbox for the pod (the old one, not ready, removed first); the seconds until a retry when the
+        runtime failed to make it, else None."""
+        if rec.sandbox_id:
+            await self._remove_sandbox(rec.sandbox_id)
+            rec.sandbox_id, rec.sandbox_attempt = "", rec.sandbox_attempt + 1
+            sandbox = self._sandbox_config(rec, pod, node)
+        try:
+            sb = await self.runtime.run_pod_sandbox(sandbox)
+        except RuntimeFailure as e:
+            node.event(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}")
+            self.status.set_pod_status(pod, self._status(rec, pod, node, {}, terminal=False))
+            rec.sandbox_failures += 1
+            return float(min(SANDBOX_RETRY[0] * 2.0 ** (rec.sandbox_failures - 1), SANDBOX_RETRY[1]))
+        rec.sandbox_failures = 0
+        rec.sandbox_id, rec.sandbox_ready, rec.ips = sb.id, sb.ready, sb.ips
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            rec.ips = node.host_ips             # upstream: host-network pods report the node's IPs
+        return None
 
     async def _sync_terminating(self, rec: PodRecord, pod: Obj, node: NodeView) -> None:
         deleting = is_being_deleted(pod)

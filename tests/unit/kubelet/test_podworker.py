@@ -17,7 +17,7 @@ from tests.unit.kubelet.fakes import Events, FakeAPI
 from pybernetes.client.clock import FakeClock
 from pybernetes.client.resources import PODS
 from pybernetes.kubelet.podsetup import PodSetup
-from pybernetes.kubelet.podworker import PodWorkers, _significant, carried_statuses
+from pybernetes.kubelet.podworker import PodWorkers, _significant, carried_statuses, volumes_need_pod_ips
 from pybernetes.kubelet.runtime.simulated import SimulatedRuntime
 from pybernetes.kubelet.status import StatusManager
 from pybernetes.kubelet.volumes.manager import VolumeManager
@@ -424,3 +424,41 @@ async def test_a_stopped_agent_still_removes_volumes_of_gone_pods(with_setup: Ri
     await rig.workers.stop()                      # SIGTERM in the middle of it
     assert not (tmp_path / "pods" / "uid-p").exists()
     assert (tmp_path / "pods" / "uid-q").is_dir()  # a running pod's volumes stay for the next agent
+
+
+async def test_volumes_are_set_up_while_the_sandbox_is_being_made(with_setup: Rig, tmp_path: pathlib.Path) -> None:
+    rig = with_setup
+    release = asyncio.Event()
+    make = rig.runtime.run_pod_sandbox
+
+    async def slow_sandbox(config: Any) -> Any:
+        await release.wait()
+        return await make(config)
+
+    rig.runtime.run_pod_sandbox = slow_sandbox  # type: ignore[method-assign]
+    rig.add(make_pod(volumes=SCRATCH))
+    for _ in range(500):                            # volume set-up runs in threads: wait for it, bounded
+        if (tmp_path / "pods" / "uid-p" / "volumes").is_dir():
+            break
+        await asyncio.sleep(0.01)
+    assert (tmp_path / "pods" / "uid-p" / "volumes").is_dir()
+    assert rig.runtime.counts()["sandboxes"] == 0   # still being made
+    release.set()
+    await running_pods(rig, "p")
+    assert rig.pod()["status"]["podIP"] == "10.42.0.2"
+
+
+DOWNWARD = {"downwardAPI": {"items": [{"path": "n", "fieldRef": {"fieldPath": "metadata.name"}}]}}
+
+
+@pytest.mark.parametrize(("volumes", "need"), [
+    ([], False),
+    ([{"name": "s", "emptyDir": {}}], False),
+    ([{"name": "d", **DOWNWARD}], False),
+    ([{"name": "d", "downwardAPI": {"items": [{"path": "ip", "fieldRef": {"fieldPath": "status.podIP"}}]}}], True),
+    ([{"name": "p", "projected": {"sources": [{"configMap": {"name": "x"}}, DOWNWARD]}}], False),
+    ([{"name": "p", "projected": {"sources": [
+        {"downwardAPI": {"items": [{"path": "ip", "fieldRef": {"fieldPath": "status.podIPs"}}]}}]}}], True),
+])
+def test_volumes_need_pod_ips(volumes: list[Obj], need: bool) -> None:
+    assert volumes_need_pod_ips(make_pod(volumes=volumes)) is need
