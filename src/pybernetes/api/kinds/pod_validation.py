@@ -32,6 +32,7 @@ from pybernetes.api.kinds.container import (
 from pybernetes.api.kinds.resource_list import validate_container_resource_name, validate_resource_list
 from pybernetes.api.kinds.volumes import validate_volumes
 from pybernetes.api.validation import names
+from pybernetes.api.validation.known_valid import KnownValid
 from pybernetes.api.validation.names import validate_annotations, validate_labels
 
 Obj = dict[str, Any]
@@ -62,7 +63,21 @@ def validate_taint_effect(effect: Any, path: Path, *, allow_empty: bool) -> list
     return []
 
 
+_TOLERATIONS_VALID = KnownValid()
+
+
 def validate_tolerations(tolerations: list | None, path: Path) -> list[FieldError]:
+    """Admission gives nearly every Pod the same default tolerations: a valid list is remembered."""
+    key = _TOLERATIONS_VALID.key(tolerations)
+    if _TOLERATIONS_VALID.known(key):
+        return []
+    errs = _toleration_errors(tolerations, path)
+    if not errs:
+        _TOLERATIONS_VALID.add(key)
+    return errs
+
+
+def _toleration_errors(tolerations: list | None, path: Path) -> list[FieldError]:
     errs: list[FieldError] = []
     for i, t in enumerate(tolerations or ()):
         ip = path.index(i)

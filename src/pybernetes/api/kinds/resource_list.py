@@ -15,6 +15,7 @@ from pybernetes.api.field import FieldError, Path, forbidden, invalid, required
 from pybernetes.api.kinds.common import IS_NEGATIVE, IS_NOT_INTEGER, IS_NOT_POSITIVE, GoRepr
 from pybernetes.api.quantity import Quantity, parse_quantity
 from pybernetes.api.validation import names
+from pybernetes.api.validation.known_valid import KnownValid
 
 QUANTITY_SYNTAX = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 
@@ -156,11 +157,28 @@ def validate_resource_list(rl: Mapping[str, Any] | None, path: Path,
     return errs
 
 
+_REQUIREMENTS_VALID = KnownValid()
+
+
 def validate_resource_requirements(req: Mapping[str, Any] | None, path: Path, *,
                                    claim_names: frozenset[str] | set[str] = frozenset()) -> list[FieldError]:
-    """Upstream ``ValidateContainerResourceRequirements``."""
+    """Upstream ``ValidateContainerResourceRequirements``. Without claims the verdict depends on ``req`` alone,
+    and the replicas of a workload repeat it: a valid one is remembered."""
     if not req:
         return []
+    if req.get("claims"):
+        return _requirements_errors(req, path, claim_names)
+    key = _REQUIREMENTS_VALID.key(req)
+    if _REQUIREMENTS_VALID.known(key):
+        return []
+    errs = _requirements_errors(req, path, claim_names)
+    if not errs:
+        _REQUIREMENTS_VALID.add(key)
+    return errs
+
+
+def _requirements_errors(req: Mapping[str, Any], path: Path,
+                         claim_names: frozenset[str] | set[str]) -> list[FieldError]:
     errs: list[FieldError] = []
     lim_path, req_path = path.child("limits"), path.child("requests")
     limits: dict[str, Quantity] = {}

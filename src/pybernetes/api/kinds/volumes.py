@@ -13,6 +13,7 @@ from typing import Any
 from pybernetes.api.field import FieldError, Path, duplicate, forbidden, invalid, not_supported, required
 from pybernetes.api.kinds.common import dns_label, dns_subdomain
 from pybernetes.api.kinds.resource_list import parse
+from pybernetes.api.validation.known_valid import KnownValid
 
 Obj = dict[str, Any]
 
@@ -102,7 +103,21 @@ def _downward_items(items: list | None, path: Path) -> list[FieldError]:
     return errs
 
 
+_PROJECTED_VALID = KnownValid()
+
+
 def _projected(src: Obj, path: Path) -> list[FieldError]:
+    """Every Pod gets the same projected service-account token volume from admission: validated once."""
+    key = _PROJECTED_VALID.key(src)
+    if _PROJECTED_VALID.known(key):
+        return []
+    errs = _projected_errors(src, path)
+    if not errs:
+        _PROJECTED_VALID.add(key)
+    return errs
+
+
+def _projected_errors(src: Obj, path: Path) -> list[FieldError]:
     errs: list[FieldError] = []
     all_paths: set[str] = set()
     for i, s in enumerate(src.get("sources") or ()):
