@@ -31,6 +31,8 @@ import datetime
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import orjson
+
 from pybernetes.api.fieldset import (
     ABSENT,
     FieldSet,
@@ -282,7 +284,33 @@ def created_fields(new: dict[str, Any], root: TypeNode, skip: Tree | None = None
     object has none). ``tests/unit/api/test_managedfields_create.py`` checks it against the general path.
     """
     mat = root.message is not None
-    return _changed_map(_go_view({}, root, mat), _go_view(new, root, mat), root, mat, skip) or {}
+    return _changed_map(_go_view({}, root, mat), _go_view(new, root, mat), root, mat, skip, memo=True) or {}
+
+
+# The changed fields of a top-level struct (a Pod's spec, a Deployment's spec ...) by its JSON: the replicas of a
+# workload are created with the same spec, and its walk was most of the cost of recording a create. The trees are
+# shared by the entries of every object that had that spec, as unchanged entries already share theirs (trees are
+# never mutated). Bounded in count and in the size of the values remembered.
+_CREATED_MEMO: dict[tuple[TypeNode, str, bytes], Tree | None] = {}
+_MEMO_ENTRIES = 1024
+_MEMO_MAX_BYTES = 16384
+
+
+def _changed_memo(root: TypeNode, k: str, lv: Any, rv: dict[str, Any], ft: TypeNode, mat: bool) -> Tree | None:
+    try:
+        data = orjson.dumps(rv)
+    except TypeError:
+        data = b""
+    if not data or len(data) > _MEMO_MAX_BYTES:
+        return _one_side(rv, ft, mat) if lv is ABSENT else _changed(lv, rv, ft, mat, None)
+    key = (root, k, data)
+    if key in _CREATED_MEMO:
+        return _CREATED_MEMO[key]
+    n = _one_side(rv, ft, mat) if lv is ABSENT else _changed(lv, rv, ft, mat, None)
+    if len(_CREATED_MEMO) >= _MEMO_ENTRIES:
+        _CREATED_MEMO.clear()
+    _CREATED_MEMO[key] = n
+    return n
 
 
 def _merge(mod: Tree | None, add: Tree | None) -> Tree | None:
@@ -318,7 +346,8 @@ def _changed(lv: Any, rv: Any, t: TypeNode | None, mat: bool, skip: Tree | None)
 
 
 def _changed_map(ld: dict[str, Any], rd: dict[str, Any], t: TypeNode, mat: bool,
-                 skip: Tree | None) -> Tree | None:
+                 skip: Tree | None, *, memo: bool = False) -> Tree | None:
+    """``memo``: the object's top level, whose struct fields but metadata are looked up in ``_CREATED_MEMO``."""
     out: Tree = {}
     for k in sorted(rd.keys() | ld.keys() if ld else rd):
         lv = ld.get(k, ABSENT) if ld else ABSENT
@@ -334,7 +363,10 @@ def _changed_map(ld: dict[str, Any], rd: dict[str, Any], t: TypeNode, mat: bool,
             if rv is not ABSENT:
                 out[pe] = {}
             continue
-        n = _one_side(rv, ft, mat) if lv is ABSENT else _changed(lv, rv, ft, mat, sk)
+        if memo and sk is None and ft.kind == STRUCT and type(rv) is dict and k != "metadata":
+            n = _changed_memo(t, k, lv, rv, ft, mat)
+        else:
+            n = _one_side(rv, ft, mat) if lv is ABSENT else _changed(lv, rv, ft, mat, sk)
         if n is not None:
             out[pe] = n
     return out or None

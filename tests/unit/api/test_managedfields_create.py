@@ -53,6 +53,7 @@ def _record(old: dict[str, Any] | None, obj: dict[str, Any], ti: TypeInfo, ignor
 def _same_as_general(obj: dict[str, Any], ti: TypeInfo, ignored: FieldSet | None, subresource: str = "") -> bytes:
     fast = _record(None, obj, ti, ignored, subresource)
     assert fast == _record({}, obj, ti, ignored, subresource)
+    assert fast == _record(None, obj, ti, ignored, subresource)       # again: the spec's fields remembered
     return fast
 
 
@@ -143,3 +144,20 @@ def test_request_managed_fields_take_the_general_path() -> None:
                                          "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {"f:labels": {}}}}]
     entries = orjson.loads(_same_as_general(obj, POD, MAIN))
     assert [e["manager"] for e in entries] == ["m"]      # the other manager's only field was taken over
+
+
+def test_replicas_share_the_spec_walk_but_not_their_metadata() -> None:
+    """Two Pods with one spec: the second one's spec fields come from the memo; its own labels still count."""
+    assert POD is not None
+    a = copy.deepcopy(ODD_PODS["unsorted_items"])
+    b = copy.deepcopy(a)
+    b["metadata"] = {"name": "q", "labels": {"other": "x"}, "annotations": {"n": "1"}}
+    ea, eb = orjson.loads(_same_as_general(a, POD, MAIN)), orjson.loads(_same_as_general(b, POD, MAIN))
+    assert ea[0]["fieldsV1"]["f:spec"] == eb[0]["fieldsV1"]["f:spec"]
+    assert eb[0]["fieldsV1"]["f:metadata"] == {"f:annotations": {".": {}, "f:n": {}},
+                                               "f:labels": {".": {}, "f:other": {}}}
+    c = copy.deepcopy(a)
+    c["spec"]["containers"][0]["image"] = ""                  # same shape, another value: still its own entry
+    c["spec"]["hostNetwork"] = False
+    ec = orjson.loads(_same_as_general(c, POD, MAIN))
+    assert ec[0]["fieldsV1"]["f:spec"] == {**ea[0]["fieldsV1"]["f:spec"]} | {"f:hostNetwork": {}}
