@@ -586,10 +586,14 @@ def reset_fields(*, subresource: str = "", has_status_subresource: bool) -> Fiel
     """The usual reset fields (``GetResetFields``): status for the main resource of a kind with a status
     subresource, spec for the status subresource. Kinds that reset more pass their own set."""
     if subresource == "status":
-        return FieldSet([("f:spec",)])
+        return _RESET_SPEC
     if not subresource and has_status_subresource:
-        return FieldSet([("f:status",)])
+        return _RESET_STATUS
     return None
+
+
+_RESET_SPEC = FieldSet([("f:spec",)])         # immutable: shared by every write
+_RESET_STATUS = FieldSet([("f:status",)])
 
 
 def update_managed_fields(old: dict[str, Any] | None, new: dict[str, Any], *, manager: str,

@@ -129,9 +129,17 @@ _RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 _RFC3339_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 
+_NOW: tuple[int, str] = (-1, "")               # (a second, its text): formatted once a second, not per write
+
+
 def now_rfc3339() -> str:
     """The current time as ``metav1.Time`` serialises it: ``2006-01-02T15:04:05Z``."""
-    return time.strftime(_RFC3339, time.gmtime())
+    global _NOW
+    secs = int(time.time())
+    got = _NOW
+    if got[0] != secs:
+        got = _NOW = (secs, time.strftime(_RFC3339, time.gmtime(secs)))
+    return got[1]
 
 
 def now_rfc3339_micro() -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -486,9 +485,12 @@ def new_uid() -> str:
     ~0.5 ms of waiting (measured with 16 concurrent pod creates)."""
     if len(_RANDOM) < 16:
         _RANDOM.extend(os.urandom(4096))
-    raw = bytes(_RANDOM[-16:])
+    raw = _RANDOM[-16:]
     del _RANDOM[-16:]
-    return str(uuid.UUID(bytes=raw, version=4))
+    raw[6] = (raw[6] & 0x0F) | 0x40           # version 4, RFC 4122 variant: as uuid.UUID(bytes=, version=4)
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _random_suffix() -> str:

@@ -76,6 +76,13 @@ def test_now_formats():
     assert abs(m.parse_time(m.now_rfc3339_micro()) - datetime.now(UTC)) < timedelta(seconds=5)
 
 
+def test_now_is_formatted_once_a_second(monkeypatch):
+    clock = iter([1000.2, 1000.9, 1001.0, 999.5])
+    monkeypatch.setattr(m.time, "time", lambda: next(clock))
+    assert [m.now_rfc3339() for _ in range(4)] == [
+        "1970-01-01T00:16:40Z", "1970-01-01T00:16:40Z", "1970-01-01T00:16:41Z", "1970-01-01T00:16:39Z"]
+
+
 def test_format_and_parse():
     dt = datetime(2006, 1, 2, 15, 4, 5, 123456, tzinfo=timezone(timedelta(hours=-7)))
     assert m.format_rfc3339(dt) == "2006-01-02T22:04:05Z"

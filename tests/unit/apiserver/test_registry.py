@@ -17,6 +17,13 @@ def test_new_uid_is_a_random_version_4_uuid() -> None:
     assert len(set(uids)) == len(uids)
 
 
+def test_new_uid_formats_the_pool_bytes_as_uuid_does() -> None:
+    """The hand-rolled version/variant bits and hex layout are exactly ``uuid.UUID(bytes=..., version=4)``."""
+    for raw in (bytes(16), b"\xff" * 16, bytes(range(16)), bytes(range(240, 256))):
+        registry._RANDOM[:] = raw
+        assert registry.new_uid() == str(uuid.UUID(bytes=raw, version=4))
+
+
 def test_random_suffix_uses_upstreams_alphabet() -> None:
     suffixes = {registry._random_suffix() for _ in range(200)}
     assert all(len(s) == 5 and set(s) <= set(registry.GENERATE_CHARS) for s in suffixes)
