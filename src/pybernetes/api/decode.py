@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
+
 from pybernetes.api.bodyparse import (
     BodyError,
     _json_type,
@@ -147,7 +149,8 @@ class _Acc:
 _SAME = object()
 
 
-def _check_struct(d: dict[str, Any], message: str, path: str, ctx: str, acc: _Acc) -> None:
+def _check_struct(d: dict[str, Any], message: str, path: str, ctx: str, acc: _Acc, *, memo: bool = False) -> None:
+    """``memo``: the object's top level, whose struct fields are looked up in ``_CLEAN`` (see there)."""
     props = _props(message)
     omit = _omitted_when_empty(message)
     struct = message.rpartition(".")[2]
@@ -164,12 +167,41 @@ def _check_struct(d: dict[str, Any], message: str, path: str, ctx: str, acc: _Ac
             continue
         if v is None or node.code == S_RAW:
             continue
+        if memo and node.code == S_MSG and type(v) is dict and k != "metadata":     # metadata: never the same
+            _check_remembered(v, node.message, f"{path}.{k}" if path else k, f"{ctx}.{k}" if ctx else k, acc)
+            continue
         new = _check_value(node, v, f"{path}.{k}" if path else k, struct, f"{ctx}.{k}" if ctx else k, acc)
         if new is not _SAME:
             d[k] = new
     if drop:
         for k in drop:
             del d[k]
+
+
+# Top-level structs (a Pod's spec ...) the check left exactly as they were and found nothing in, by message and
+# JSON: the replicas of a workload are created with one spec, and checking it again would find nothing again
+# (the check is a function of the value). Bounded in count and in the size of the values remembered.
+_CLEAN: set[tuple[str, bytes]] = set()
+_CLEAN_ENTRIES = 2048
+_CLEAN_MAX_BYTES = 16384
+
+
+def _check_remembered(v: dict[str, Any], message: str | None, path: str, ctx: str, acc: _Acc) -> None:
+    try:
+        before = orjson.dumps(v)
+    except TypeError:                          # beyond JSON (a 65-bit integer): checked, never remembered
+        before = b""
+    key = (message or "", before)
+    if before and key in _CLEAN:
+        return
+    found = (len(acc.unknown), len(acc.fatal), len(acc.saved))
+    _check_struct(v, message, path, ctx, acc)  # type: ignore[arg-type]
+    if not before or len(before) > _CLEAN_MAX_BYTES or found != (len(acc.unknown), len(acc.fatal), len(acc.saved)):
+        return
+    if orjson.dumps(v) == before:              # nothing pruned or made canonical
+        if len(_CLEAN) >= _CLEAN_ENTRIES:
+            _CLEAN.clear()
+        _CLEAN.add(key)
 
 
 def _check_value(node: _Node, v: Any, path: str, struct: str, ctx: str, acc: _Acc) -> Any:
@@ -354,7 +386,7 @@ def check_object(obj: dict[str, Any], ti: TypeInfo, *, mode: Mode = "Strict") ->
         raise ValueError(f"unknown field validation mode {mode!r}")
     acc = _Acc()
     if ti.message is not None:
-        _check_struct(obj, ti.message, "", "", acc)
+        _check_struct(obj, ti.message, "", "", acc, memo=True)
     elif ti.openapi is not None:
         _prune(obj, ti.openapi, "", acc, embedded=True)
         acc.unknown.sort()

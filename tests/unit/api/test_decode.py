@@ -257,3 +257,44 @@ def test_parse_and_check_of_a_typical_deployment_is_fast() -> None:
         check_object(parse_body(body, JSON, duplicates=[]), DEPLOY_TI, mode="Strict")
     per = (time.perf_counter() - start) / n
     assert per < 150e-6, f"{per * 1e6:.0f} µs"
+
+
+# ---------------------------------------------------------------------------------------------- remembered clean specs
+def _pod_with(spec: dict[str, Any], **meta: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", **meta}, "spec": copy.deepcopy(spec)}
+
+
+CLEAN_SPEC = {"containers": [{"name": "c", "image": "nginx", "resources": {"limits": {"cpu": "100m"}}}]}
+
+
+@pytest.mark.parametrize(("spec", "want_spec", "unknown", "type_errors"), [
+    (CLEAN_SPEC, CLEAN_SPEC, [], []),
+    ({"containers": [{"name": "c", "image": "nginx", "bogus": 1}]},
+     {"containers": [{"name": "c", "image": "nginx"}]}, ["spec.containers[0].bogus"], []),
+    ({"containers": [{"name": "c", "image": "nginx", "resources": {"limits": {"cpu": "0.1"}}}]},
+     CLEAN_SPEC, [], []),
+    ({"containers": [{"name": "c", "image": "nginx", "tty": None}]},
+     {"containers": [{"name": "c", "image": "nginx", "tty": None}]}, [], []),
+    ({"containers": [{"name": "c", "image": 5}]}, {"containers": [{"name": "c", "image": 5}]}, [],
+     ["json: cannot unmarshal number into Go struct field Container.spec.containers.image of type string"]),
+])
+def test_a_spec_checked_again_gives_the_same_result(spec: dict[str, Any], want_spec: dict[str, Any],
+                                                    unknown: list[str], type_errors: list[str]) -> None:
+    """Specs the check left untouched and found nothing in are remembered; all others are checked every time."""
+    pod = of_kind("v1", "Pod")
+    assert pod is not None
+    for i in range(3):
+        obj = _pod_with(spec, uid=str(i))
+        got = check_object(obj, pod)
+        assert (obj["spec"], got.unknown, got.type_errors) == (want_spec, unknown, type_errors)
+    remembered = ("k8s.io.api.core.v1.PodSpec", orjson.dumps(spec)) in decode._CLEAN
+    assert remembered == (want_spec == spec and not unknown and not type_errors)
+    assert not any(message.endswith("ObjectMeta") for message, _ in decode._CLEAN)
+
+
+def test_a_remembered_spec_does_not_hide_metadata_errors() -> None:
+    pod = of_kind("v1", "Pod")
+    assert pod is not None
+    check_object(_pod_with(CLEAN_SPEC), pod)
+    got = check_object(_pod_with(CLEAN_SPEC, bogus=1), pod)
+    assert got.unknown == ["metadata.bogus"]
