@@ -10,6 +10,7 @@ upstream deliberately keeps out of templates.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -39,8 +40,10 @@ _REFERENCE = re.compile(
     r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}))?$")
 
 
+@functools.lru_cache(maxsize=4096)
 def image_tag(image: str) -> str:
-    """The tag ``ParseImageName`` finds: ``latest`` when neither tag nor digest is given, "" when unparsable."""
+    """The tag ``ParseImageName`` finds: ``latest`` when neither tag nor digest is given, "" when unparsable.
+    Memoised: a cluster runs few distinct images, and the reference pattern is long."""
     m = _REFERENCE.match(image or "")
     if m is None:
         return ""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
+
 from pybernetes.api.field import FieldError, Path, forbidden, invalid, required
 from pybernetes.api.kinds.common import IS_NEGATIVE, IS_NOT_INTEGER, IS_NOT_POSITIVE, GoRepr
 from pybernetes.api.quantity import Quantity, parse_quantity
@@ -238,11 +240,30 @@ def quantity_value(value: Any) -> GoRepr:
     return GoRepr(qstr(q) if q is not None else str(value))
 
 
+_QOS: dict[bytes, str] = {}
+
+
 def pod_qos_class(spec: Mapping[str, Any]) -> str:
     """Upstream ``qos.GetPodQOS`` (without pod-level resources, alpha in 1.33): BestEffort, Burstable, Guaranteed.
 
-    Runs after defaulting, so container requests already include the ones copied from limits.
+    Runs after defaulting, so container requests already include the ones copied from limits. Only the
+    containers' resources count, and a workload's replicas repeat them: remembered by their JSON.
     """
+    try:
+        key = orjson.dumps([[(c or {}).get("resources") for c in spec.get(k) or ()]
+                            for k in ("initContainers", "containers")])
+    except (TypeError, AttributeError):
+        return _qos_class(spec)
+    got = _QOS.get(key)
+    if got is None:
+        got = _qos_class(spec)
+        if len(_QOS) >= 4096:
+            _QOS.clear()
+        _QOS[key] = got
+    return got
+
+
+def _qos_class(spec: Mapping[str, Any]) -> str:
     requests: dict[str, int] = {}
     limits: dict[str, int] = {}
     guaranteed = True
