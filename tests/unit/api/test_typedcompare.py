@@ -1,4 +1,4 @@
-"""The create fast path of managed fields (``created_fields``) against the general comparison, byte for byte.
+"""The create walk (``typedcompare.created_fields``) against the general comparison, byte for byte.
 
 ``update_managed_fields(None, obj)`` takes the fast path; ``update_managed_fields({}, obj)`` compares with an
 empty old object, which is what the general path does for a create, so the two must write identical entries.
@@ -18,8 +18,9 @@ import pytest
 from tests.unit.api.test_managedfields import CREATES
 
 from pybernetes.api.fieldset import FieldSet, sorted_tree, union
-from pybernetes.api.managedfields import compare_trees, created_fields, reset_fields, update_managed_fields
+from pybernetes.api.managedfields import reset_fields, update_managed_fields
 from pybernetes.api.ssatypes import root_node
+from pybernetes.api.typedcompare import compare_trees, created_fields
 from pybernetes.api.typeinfo import TypeInfo, from_openapi, of_kind, of_message
 
 TESTDATA = pathlib.Path(__file__).resolve().parents[3] / ".." / "shared" / "k8s-api" / "testdata"
