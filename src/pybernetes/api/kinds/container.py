@@ -24,6 +24,7 @@ from pybernetes.api.kinds.common import dns_label, nonnegative, port_num, port_n
 from pybernetes.api.kinds.resource_list import validate_resource_requirements
 from pybernetes.api.kinds.volumes import local_descending_path
 from pybernetes.api.validation import names
+from pybernetes.api.validation.known_valid import KnownValid
 
 Obj = dict[str, Any]
 
@@ -413,8 +414,36 @@ def validate_security_context(sc: Obj | None, path: Path, *, host_users: bool = 
     return errs
 
 
+_CONTAINER_VALID = KnownValid()
+_VOLUME_REFS = ("volumeMounts", "volumeDevices")
+
+
 def validate_container_common(c: Obj, path: Path, volumes: dict[str, Obj], *, claim_names: set[str],
                               host_users: bool = True) -> list[FieldError]:
+    """Upstream ``validateContainerCommon``. Replicas repeat their containers but for the mounts of their own
+    (randomly named) token volume: a container valid apart from its volume references is remembered, and only
+    those references, which depend on the pod's volumes, are checked again."""
+    if claim_names:                            # resource claims are checked against the pod's: not remembered
+        return _container_errors(c, path, volumes, claim_names=claim_names, host_users=host_users)
+    key = _CONTAINER_VALID.key((host_users, {k: v for k, v in c.items() if k not in _VOLUME_REFS}))
+    if _CONTAINER_VALID.known(key):
+        return _volume_refs(c, path, volumes)
+    errs = _container_errors(c, path, volumes, claim_names=claim_names, host_users=host_users)
+    if not errs:
+        _CONTAINER_VALID.add(key)
+    return errs
+
+
+def _volume_refs(c: Obj, path: Path, volumes: dict[str, Obj]) -> list[FieldError]:
+    errs = validate_volume_mounts(c.get("volumeMounts"), c.get("volumeDevices"), volumes, c,
+                                  path.child("volumeMounts"))
+    if c.get("volumeDevices"):
+        errs.extend(validate_volume_devices(c["volumeDevices"], volumes, path.child("volumeDevices")))
+    return errs
+
+
+def _container_errors(c: Obj, path: Path, volumes: dict[str, Obj], *, claim_names: set[str],
+                      host_users: bool) -> list[FieldError]:
     errs: list[FieldError] = []
     name = c.get("name", "")
     if not name:
@@ -431,10 +460,7 @@ def validate_container_common(c: Obj, path: Path, volumes: dict[str, Obj], *, cl
     errs.extend(validate_ports(c.get("ports"), path.child("ports")))
     errs.extend(validate_env(c.get("env"), path.child("env")))
     errs.extend(validate_env_from(c.get("envFrom"), path.child("envFrom")))
-    errs.extend(validate_volume_mounts(c.get("volumeMounts"), c.get("volumeDevices"), volumes, c,
-                                       path.child("volumeMounts")))
-    if c.get("volumeDevices"):
-        errs.extend(validate_volume_devices(c["volumeDevices"], volumes, path.child("volumeDevices")))
+    errs.extend(_volume_refs(c, path, volumes))
     ipp = c.get("imagePullPolicy", "")
     if not ipp:
         errs.append(required(path.child("imagePullPolicy"), ""))
