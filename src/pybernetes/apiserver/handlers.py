@@ -112,8 +112,10 @@ class ResourceHandler:
         try:
             if length is not None and "Content-Encoding" not in request.headers:
                 # The parser frames the body by its Content-Length, so it cannot outgrow the limit: read it whole
-                # (no chunk iterator, no copy). A compressed body may inflate past it: read with a count.
-                return await request.content.read()
+                # (no chunk iterator, no copy; no wait at all when it has all arrived, as small bodies usually
+                # have). A compressed body may inflate past it: read with a count.
+                content = request.content
+                return content.read_nowait() if content.is_eof() else await content.read()
             return await _read_limited(request.content, limit)
         except RequestPayloadError as e:
             # e.g. a Content-Encoding the body does not match: the request is broken, not the server.

@@ -22,7 +22,9 @@ ANONYMOUS = "system:anonymous"
 
 
 def requested(headers: Mapping[str, str]) -> bool:
-    return any(k.lower().startswith("impersonate-") for k in headers)
+    """Whether any ``Impersonate-*`` header is present (any case); runs on every request, so most headers are
+    ruled out by their first letter."""
+    return any(k[:1] in "iI" and k[:12].lower() == "impersonate-" for k in headers)
 
 
 def _split_sa(name: str) -> tuple[str, str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import zlib
 from collections.abc import AsyncIterator
@@ -68,3 +69,17 @@ async def test_chunked_body_is_counted(client: TestClient, size: int, status: in
     assert resp.status == status
     if status == 200:
         assert await resp.read() == data
+
+
+async def _trickle(data: bytes) -> AsyncIterator[bytes]:
+    for i in range(len(data)):
+        yield data[i:i + 1]
+        for _ in range(3):
+            await asyncio.sleep(0)          # let the server start on a body that has not all arrived
+
+
+async def test_body_still_arriving_is_awaited(client: TestClient) -> None:
+    data = b'{"kind":"Pod","apiVersion":"v1"}'
+    resp = await client.post("/", data=_trickle(data), headers={"Content-Length": str(len(data))})
+    assert resp.status == 200
+    assert await resp.read() == data

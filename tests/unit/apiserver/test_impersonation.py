@@ -37,6 +37,8 @@ def headers(*pairs: tuple[str, str]) -> CIMultiDict[str]:
 @pytest.mark.parametrize(("hdrs", "want"), [
     ({"Impersonate-User": "x"}, True), ({"impersonate-group": "g"}, True), ({"Impersonate-Extra-Scopes": "a"}, True),
     ({"Authorization": "Bearer x"}, False), ({}, False),
+    ({"IMPERSONATE-UID": "1"}, True), ({"Accept": "*/*", "iMpErSoNaTe-uSeR": "x"}, True),
+    ({"If-None-Match": "x", "Impersonates": "x", "Impersonate": "x", "XImpersonate-User": "x"}, False),
 ])
 def test_requested(hdrs: dict[str, str], want: bool) -> None:
     assert requested(hdrs) is want
