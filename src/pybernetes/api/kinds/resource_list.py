@@ -257,9 +257,10 @@ def pod_qos_class(spec: Mapping[str, Any]) -> str:
     got = _QOS.get(key)
     if got is None:
         got = _qos_class(spec)
-        if len(_QOS) >= 4096:
-            _QOS.clear()
-        _QOS[key] = got
+        if len(key) <= 16384:                  # bounded in count and in what one entry keeps
+            if len(_QOS) >= 4096:
+                _QOS.clear()
+            _QOS[key] = got
     return got
 
 

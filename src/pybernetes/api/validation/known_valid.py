@@ -9,7 +9,8 @@ Only a *valid* verdict is remembered: errors carry the field path of the object 
 is validated (and reported) afresh each time. A validator may use this only when its verdict depends on the
 value alone (not on sibling fields, feature gates or the path). Keys are exact JSON, so ``1``, ``1.0``,
 ``true`` and ``"1"`` never share a verdict; a value orjson cannot encode (an integer beyond 64 bits) is simply
-not remembered. The set is bounded: it is emptied when full, as the other per-value caches of ``api`` are.
+not remembered, nor is one larger than ``max_bytes``. The set is bounded: it is emptied when full, as the other
+per-value caches of ``api`` are.
 """
 
 from __future__ import annotations
@@ -24,19 +25,21 @@ __all__ = ["KnownValid"]
 class KnownValid:
     """A bounded set of JSON encodings of values one validator found valid."""
 
-    __slots__ = ("_limit", "_seen")
+    __slots__ = ("_limit", "_max_bytes", "_seen")
 
-    def __init__(self, *, limit: int = 4096) -> None:
+    def __init__(self, *, limit: int = 4096, max_bytes: int = 16384) -> None:
         self._seen: set[bytes] = set()
         self._limit = limit
+        self._max_bytes = max_bytes
 
-    @staticmethod
-    def key(value: Any) -> bytes | None:
-        """The value's identity for the cache; None when it cannot be encoded (then it is never remembered)."""
+    def key(self, value: Any) -> bytes | None:
+        """The value's identity for the cache; None when it cannot be encoded or is too large to keep (then it
+        is never remembered)."""
         try:
-            return orjson.dumps(value)
+            data = orjson.dumps(value)
         except TypeError:                     # orjson.JSONEncodeError is a TypeError
             return None
+        return data if len(data) <= self._max_bytes else None
 
     def known(self, key: bytes | None) -> bool:
         return key is not None and key in self._seen

@@ -39,6 +39,15 @@ def test_unencodable_values_are_never_remembered() -> None:
     assert len(kv) == 0
 
 
+def test_large_values_are_never_remembered() -> None:
+    kv = KnownValid(max_bytes=10)
+    assert kv.key("x" * 8) is not None
+    k = kv.key("x" * 9)                      # 11 bytes with its quotes
+    assert k is None
+    kv.add(k)
+    assert len(kv) == 0
+
+
 def test_bounded() -> None:
     kv = KnownValid(limit=3)
     for i in range(10):
