@@ -10,7 +10,6 @@ upstream deliberately keeps out of templates.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -40,10 +39,24 @@ _REFERENCE = re.compile(
     r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}))?$")
 
 
-@functools.lru_cache(maxsize=4096)
 def image_tag(image: str) -> str:
     """The tag ``ParseImageName`` finds: ``latest`` when neither tag nor digest is given, "" when unparsable.
-    Memoised: a cluster runs few distinct images, and the reference pattern is long."""
+    Memoised (for names of a sane length): a cluster runs few distinct images, and the reference pattern is long."""
+    if type(image) is not str or len(image) > 512:
+        return _image_tag(image)
+    got = _TAGS.get(image)
+    if got is None:
+        got = _image_tag(image)
+        if len(_TAGS) >= 4096:
+            _TAGS.clear()
+        _TAGS[image] = got
+    return got
+
+
+_TAGS: dict[str, str] = {}
+
+
+def _image_tag(image: str) -> str:
     m = _REFERENCE.match(image or "")
     if m is None:
         return ""

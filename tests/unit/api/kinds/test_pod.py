@@ -119,6 +119,15 @@ def test_templates_get_spec_defaults_but_not_pod_only_ones() -> None:
 ])
 def test_image_tag(image: str, tag: str) -> None:
     assert image_tag(image) == tag
+    assert image_tag(image) == tag                         # remembered
+
+
+def test_long_image_names_are_parsed_not_remembered() -> None:
+    from pybernetes.api.kinds import pod_defaults
+    image = "registry.local/" + "/".join(["team"] * 120) + ":v3"
+    assert len(image) > 512
+    assert image_tag(image) == "v3"
+    assert image not in pod_defaults._TAGS
 
 
 @pytest.mark.parametrize(("qos", "resources"), [
