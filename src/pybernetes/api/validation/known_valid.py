@@ -9,8 +9,8 @@ Only a *valid* verdict is remembered: errors carry the field path of the object 
 is validated (and reported) afresh each time. A validator may use this only when its verdict depends on the
 value alone (not on sibling fields, feature gates or the path). Keys are exact JSON, so ``1``, ``1.0``,
 ``true`` and ``"1"`` never share a verdict; a value orjson cannot encode (an integer beyond 64 bits) is simply
-not remembered, nor is one larger than ``max_bytes``. The set is bounded: it is emptied when full, as the other
-per-value caches of ``api`` are.
+not remembered, nor is one larger than ``max_bytes`` (8 KiB). The set is bounded (2,048 values by default): it
+is emptied when full, as the other per-value caches of ``api`` are.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class KnownValid:
 
     __slots__ = ("_limit", "_max_bytes", "_seen")
 
-    def __init__(self, *, limit: int = 4096, max_bytes: int = 16384) -> None:
+    def __init__(self, *, limit: int = 2048, max_bytes: int = 8192) -> None:
         self._seen: set[bytes] = set()
         self._limit = limit
         self._max_bytes = max_bytes
