@@ -143,7 +143,9 @@ async def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
         with contextlib.suppress(ProcessLookupError):
             child.kill()
         await child.wait()
-    assert child.returncode == -signal.SIGKILL
+    # -SIGKILL; 255 when asyncio's child watcher lost the status to another waitpid(-1) reaper in this test
+    # process (the kubelet's process-reaper tests) — the kill was still ours, and what follows is the real check.
+    assert child.returncode in (-signal.SIGKILL, 255)
 
     s = await SQLiteStore.open(path)
     try:
