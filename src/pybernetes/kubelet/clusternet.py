@@ -10,36 +10,20 @@ the node down. :meth:`ClusterNetwork.stop` (the agent's clean stop) withdraws th
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pybernetes.client.rest import Client, ClientConfig
 from pybernetes.dns.node import NodeDNS, NodeDNSConfig
 from pybernetes.kubelet.routes import RouteController
+from pybernetes.proxy.main import supervise  # the node components' one restart-with-back-off loop
 
 if TYPE_CHECKING:
     from pybernetes.kubelet.agent import Agent
     from pybernetes.kubelet.config import AgentConfig
 
-log = logging.getLogger(__name__)
 USER_AGENT = "pybernetes-dns"
-
-
-async def supervise(make: Callable[[], Awaitable[None]], *, name: str, backoff_max: float = 30.0) -> None:
-    """Run ``make()`` again whenever it fails; returns only by cancellation."""
-    backoff = 1.0
-    while True:
-        try:
-            await make()
-            backoff = 1.0
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("component crashed; restarting", extra={"component": name, "after": backoff})
-        await asyncio.sleep(backoff)
-        backoff = min(backoff * 2, backoff_max)
 
 
 class ClusterNetwork:
