@@ -11,11 +11,7 @@ it fails).
 from __future__ import annotations
 
 import json
-import os
-import signal
 import ssl
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,12 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e import ocihelpers as h
-from tests.e2e.test_real_node import BRIDGE, NODE, Node, ready, wait_for
-from tests.harness import start_server
+from tests.e2e.test_real_node import NODE, Node, ready, running_node, wait_for
 
 from pybernetes.client.rest import ClientConfig
-from pybernetes.testing import images as ti
 
 pytestmark = pytest.mark.e2e
 NS = "features"
@@ -38,32 +31,10 @@ BASE_SPEC = {"nodeName": NODE, "terminationGracePeriodSeconds": 5, "automountSer
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    h.require_node_prerequisites()
-    base = tmp_path_factory.mktemp("featurenode")
-    had_bridge = os.path.exists(f"/sys/class/net/{BRIDGE}")
-    reg_gen = h.registry_fixture(base)
-    registry = next(reg_gen)
-    srv = start_server(base / "server")
-    data = base / "agent"
-    data.mkdir()
-    argv = [sys.executable, "-m", "pybernetes", "agent", "--server", srv.url, "--token", srv.token,
-            "--data-dir", str(data), "--node-name", NODE, "--node-ip", "127.0.0.1",
-            "--kubelet-port", str(ti.free_port()), "--registry-config", str(registry.registries_yaml)]
-    n = Node(server=srv, data_dir=data, argv=argv)
-    n.start()
-    try:
+    with running_node(tmp_path_factory.mktemp("featurenode")) as n:
         wait_for(lambda: ready(n), what="the node to be Ready", node=n)
-        srv.kubectl("create", "namespace", NS)
+        n.server.kubectl("create", "namespace", NS)
         yield n
-    finally:
-        if n.proc is not None and n.proc.poll() is None:
-            n.kill(signal.SIGTERM)
-        h.cleanup_root(data / "runtime")
-        h.unmount_under(data)
-        srv.stop()
-        next(reg_gen, None)
-        if not had_bridge and os.path.exists(f"/sys/class/net/{BRIDGE}"):
-            subprocess.run(["ip", "link", "delete", BRIDGE], check=False)
 
 
 def apply(node: Node, *objs: dict[str, Any]) -> None:

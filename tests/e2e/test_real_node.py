@@ -10,6 +10,7 @@ loopback only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -78,10 +79,11 @@ def wait_for(check: Callable[[], Any], *, timeout: float = 60, what: str = "", n
     raise AssertionError(f"timed out waiting for {what}: {last}\n" + (node.log() if node else ""))
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+@contextlib.contextmanager
+def running_node(base: Path) -> Iterator[Node]:
+    """A server and a real node agent (NODE, kubelet on a free port, the test registry) under ``base``; on exit
+    the agent is stopped, its containers and pod volumes removed, and the CNI bridge deleted if it made it."""
     h.require_node_prerequisites()
-    base = tmp_path_factory.mktemp("realnode")
     had_bridge = os.path.exists(f"/sys/class/net/{BRIDGE}")
     reg_gen = h.registry_fixture(base)
     registry = next(reg_gen)
@@ -106,6 +108,12 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
             next(reg_gen, None)
             if not had_bridge and os.path.exists(f"/sys/class/net/{BRIDGE}"):
                 subprocess.run(["ip", "link", "delete", BRIDGE], check=False)
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    with running_node(tmp_path_factory.mktemp("realnode")) as n:
+        yield n
 
 
 def shim_records(node: Node) -> list[dict[str, Any]]:

@@ -14,11 +14,9 @@ import os
 import pty
 import queue
 import select
-import signal
 import socket
 import struct
 import subprocess
-import sys
 import termios
 import threading
 import time
@@ -27,11 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e import ocihelpers as h
-from tests.e2e.test_real_node import BRIDGE, NODE, Node, ready, running, wait_for
-from tests.harness import kubectl_binary, start_server
-
-from pybernetes.testing import images as ti
+from tests.e2e.test_real_node import NODE, Node, ready, running, running_node, wait_for
+from tests.harness import kubectl_binary
 
 pytestmark = pytest.mark.e2e
 NS = "streaming"
@@ -41,20 +36,8 @@ BASE_SPEC = {"nodeName": NODE, "terminationGracePeriodSeconds": 1, "automountSer
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    h.require_node_prerequisites()
-    base = tmp_path_factory.mktemp("streamnode")
-    had_bridge = os.path.exists(f"/sys/class/net/{BRIDGE}")
-    reg_gen = h.registry_fixture(base)
-    registry = next(reg_gen)
-    srv = start_server(base / "server")
-    data = base / "agent"
-    data.mkdir()
-    argv = [sys.executable, "-m", "pybernetes", "agent", "--server", srv.url, "--token", srv.token,
-            "--data-dir", str(data), "--node-name", NODE, "--node-ip", "127.0.0.1",
-            "--kubelet-port", str(ti.free_port()), "--registry-config", str(registry.registries_yaml)]
-    n = Node(server=srv, data_dir=data, argv=argv)
-    n.start()
-    try:
+    with running_node(tmp_path_factory.mktemp("streamnode")) as n:
+        srv = n.server
         wait_for(lambda: ready(n), what="the node to be Ready", node=n)
         srv.kubectl("create", "namespace", NS)
         pods = [
@@ -78,14 +61,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         for name in ("nginx", "box"):
             wait_for(lambda name=name: running(n, NS, name), timeout=120, what=f"{name} to run", node=n)
         yield n
-    finally:
-        if n.proc is not None and n.proc.poll() is None:
-            n.kill(signal.SIGTERM)
-        h.cleanup_root(data / "runtime")
-        srv.stop()
-        next(reg_gen, None)
-        if not had_bridge and os.path.exists(f"/sys/class/net/{BRIDGE}"):
-            subprocess.run(["ip", "link", "delete", BRIDGE], check=False)
 
 
 def kubectl_cmd(node: Node, version: str | None, *args: str) -> list[str]:
