@@ -22,17 +22,12 @@ restarts and back-offs run while the streaming tests do.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import re
-import select
 import signal
-import struct
 import subprocess
 import sys
-import termios
 import threading
 import time
 import urllib.request
@@ -43,6 +38,7 @@ from typing import Any
 
 import pytest
 from tests.e2e import ocihelpers as h
+from tests.e2e.terminal import terminal_session
 from tests.e2e.test_real_node import BRIDGE, wait_for
 from tests.e2e.test_streaming import env, free_port, kubectl_cmd
 from tests.harness import READY, Server, kubectl_dir
@@ -252,35 +248,11 @@ def test_logs_and_exec(nginx: Cluster, version: str) -> None:
 
 
 def test_exec_interactive_terminal(nginx: Cluster) -> None:
-    pid, fd = pty.fork()
-    if pid == 0:                                            # the child: kubectl on the pty
-        argv = kubectl_cmd(nginx, "1.32", "exec", "-it", "nginx", "--", "sh")
-        os.execve(argv[0], argv, env(nginx))
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 31, 101, 0, 0))
-    out = b""
-    deadline = time.monotonic() + 60
-
-    def until(marker: bytes) -> None:
-        nonlocal out
-        while marker not in out and time.monotonic() < deadline:
-            if select.select([fd], [], [], 0.5)[0]:
-                try:
-                    data = os.read(fd, 4096)
-                except OSError:
-                    return
-                if not data:
-                    return
-                out += data
-
-    until(b"#")
-    os.write(fd, b"stty size; tty; echo $((6*7))\n")
-    until(b"42\r\n")
-    os.write(fd, b"exit 7\n")
-    until(b"\x00never")                                      # to the end of the session
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
+    out, code = terminal_session(kubectl_cmd(nginx, "1.32", "exec", "-it", "nginx", "--", "sh"), env(nginx),
+                                 rows=31, cols=101, conversation=[(b"#", b"stty size; tty; echo $((6*7))\n"),
+                                                                  (b"42\r\n", b"exit 7\n")])
     assert b"31 101" in out and b"/dev/pts/" in out, out
-    assert os.waitstatus_to_exitcode(status) == 7, out
+    assert code == 7, out
 
 
 def test_cp_both_ways(nginx: Cluster, tmp_path: Path) -> None:

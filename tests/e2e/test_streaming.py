@@ -8,16 +8,11 @@ it fails). The node's InternalIP is 127.0.0.1, so the API server reaches the kub
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import queue
-import select
 import socket
-import struct
 import subprocess
-import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.e2e.terminal import terminal_session
 from tests.e2e.test_real_node import NODE, Node, ready, running, running_node, wait_for
 from tests.harness import kubectl_binary
 
@@ -95,35 +91,11 @@ def test_exec_exit_codes_and_stdin(node: Node, version: str) -> None:
 
 @pytest.mark.parametrize("version", ["1.27", "1.32"])
 def test_exec_interactive_terminal(node: Node, version: str) -> None:
-    pid, fd = pty.fork()
-    if pid == 0:
-        argv = kubectl_cmd(node, version, "exec", "-it", "box", "-n", NS, "--", "sh")
-        os.execve(argv[0], argv, env(node))
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 29, 97, 0, 0))
-    out = b""
-    deadline = time.monotonic() + 60
-
-    def until(marker: bytes) -> None:
-        nonlocal out
-        while marker not in out and time.monotonic() < deadline:
-            if select.select([fd], [], [], 0.5)[0]:
-                try:
-                    data = os.read(fd, 4096)
-                except OSError:
-                    return
-                if not data:
-                    return
-                out += data
-
-    until(b"#")
-    os.write(fd, b"stty size; echo $((6*7))\n")
-    until(b"42")
-    os.write(fd, b"exit 5\n")
-    until(b"\x00never")
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
+    out, code = terminal_session(kubectl_cmd(node, version, "exec", "-it", "box", "-n", NS, "--", "sh"), env(node),
+                                 rows=29, cols=97, conversation=[(b"#", b"stty size; echo $((6*7))\n"),
+                                                                 (b"42", b"exit 5\n")])
     assert b"29 97" in out, out
-    assert os.waitstatus_to_exitcode(status) == 5, out
+    assert code == 5, out
 
 
 @pytest.mark.parametrize("version", ["1.27", None])
