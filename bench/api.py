@@ -22,6 +22,7 @@ import os
 import pathlib
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ import orjson
 import yaml
 
 from bench import objects
-from bench.http1 import Connection
+from bench.http1 import Connection, Endpoint
 from bench.loadgen import ClosedLoop, Fill, Job, ListAll, Paced, Result, Target, Watchers
 from bench.procs import Fleet
 from bench.stats import Summary, median_summary
@@ -95,6 +96,21 @@ def split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
+def http_calls(endpoint: Endpoint, calls: Iterable[tuple[str, str, Any]]) -> list[tuple[int, Any]]:
+    """(status, decoded JSON body or None) of each ``(method, path, body)`` sent in order on one connection."""
+    async def go() -> list[tuple[int, Any]]:
+        conn = await Connection.open(endpoint)
+        out = []
+        try:
+            for method, path, body in calls:
+                status, data = await conn.request(method, path, orjson.dumps(body) if body is not None else b"")
+                out.append((status, orjson.loads(data) if data else None))
+        finally:
+            conn.close()
+        return out
+    return asyncio.run(go())
+
+
 def write_credentials(kubeconfig: pathlib.Path, into: pathlib.Path) -> tuple[str, str, str]:
     """The CA, client certificate and key embedded in a kubeconfig, written to files (TLS wants files)."""
     doc = yaml.safe_load(kubeconfig.read_text())
@@ -158,17 +174,7 @@ class APIBench:
 
     def _http(self, *calls: tuple[str, str, Any]) -> list[tuple[int, Any]]:
         """A few setup requests from this process, in order."""
-        async def go() -> list[tuple[int, Any]]:
-            conn = await Connection.open(self.target.endpoint())
-            out = []
-            try:
-                for method, path, body in calls:
-                    status, data = await conn.request(method, path, orjson.dumps(body) if body is not None else b"")
-                    out.append((status, orjson.loads(data) if data else None))
-            finally:
-                conn.close()
-            return out
-        return asyncio.run(go())
+        return http_calls(self.target.endpoint(), calls)
 
     def _namespace(self, name: str) -> None:
         ((status, body),) = self._http(("POST", "/api/v1/namespaces",

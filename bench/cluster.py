@@ -20,9 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from bench.api import write_credentials
+from bench.api import http_calls, write_credentials
 from bench.http1 import Connection
 from bench.loadgen import Target
 from bench.pidstat import children, component_name
@@ -175,19 +173,7 @@ class Cluster:
 
     def requests(self, calls: list[tuple[str, str, Any]]) -> list[tuple[int, Any]]:
         assert self.target is not None
-        endpoint = self.target.endpoint()
-
-        async def go() -> list[tuple[int, Any]]:
-            conn = await Connection.open(endpoint)
-            out = []
-            try:
-                for method, path, body in calls:
-                    status, data = await conn.request(method, path, orjson.dumps(body) if body is not None else b"")
-                    out.append((status, orjson.loads(data) if data else None))
-            finally:
-                conn.close()
-            return out
-        return asyncio.run(go())
+        return http_calls(self.target.endpoint(), calls)
 
     def request_counts(self) -> RequestCounts:
         """The API server's request counters now (subtract two readings for what happened between)."""
